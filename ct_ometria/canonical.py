@@ -1,0 +1,28 @@
+"""The one serialisation of a record: canonical JSON, used for sending, sizing and hashing.
+
+Keys sorted, no whitespace, UTF-8 kept as is, ``Decimal`` written as a JSON number with exactly
+its digits (money is never a float). The same record always gives the same bytes and hash.
+The standard library cannot write a Decimal as a number without going through float, so this
+uses simplejson's ``use_decimal``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import simplejson
+
+
+def canonical_json(record: Any) -> str:
+    return simplejson.dumps(
+        record, use_decimal=True, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def canonical_bytes(record: Any) -> bytes:
+    return canonical_json(record).encode("utf-8")
+
+
+def content_hash(record: Any) -> str:
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()

@@ -1,0 +1,66 @@
+"""``ct-ometria``: run syncs through Dagster, serve the local sandbox, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from ct_ometria.errors import ConfigError
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="ct-ometria", description="commercetools to Ometria, through Dagster.")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    sync = commands.add_parser("sync", help="sync the days START..END (inclusive, UTC) in one Dagster run")
+    sync.add_argument("--start", type=_date, required=True, metavar="YYYY-MM-DD")
+    sync.add_argument("--end", type=_date, required=True, metavar="YYYY-MM-DD")
+
+    sandbox = commands.add_parser("sandbox", help="serve the local Ometria sandbox on 127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8080, help="0 picks a free port (default 8080)")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument(
+        "--api-key-env",
+        default="OMETRIA_API_KEY",
+        help="the environment variable holding the API key clients must send (default OMETRIA_API_KEY)",
+    )
+
+    demo = commands.add_parser("demo", help="emulator + sandbox + a sample store, synced end to end")
+    demo.add_argument("--customers", type=int, default=300)
+    demo.add_argument("--days", type=int, default=3)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "sync":
+            from ct_ometria.cli.sync import sync_command
+
+            return sync_command(args.start, args.end)
+        if args.command == "sandbox":
+            from ct_ometria.cli.sandbox import sandbox_command
+
+            return sandbox_command(args.host, args.port, args.api_key_env)
+        if args.command == "demo":
+            from ct_ometria.cli.demo import demo_command
+
+            return demo_command(customers=args.customers, days=args.days)
+    except ConfigError as error:
+        print(f"ct-ometria: configuration error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""``ct-ometria sync``: one Dagster run over a range of daily partitions, recorded in the instance
+under ``DAGSTER_HOME`` so it shows in the UI's run history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ct_ometria.config import load_mapping_config
+from ct_ometria.errors import ConfigError
+from ct_ometria.settings import commercetools_from_env, mapping_config_path, ometria_from_env
+
+SUMMARY_KEYS = {
+    "ct_customers": ("read", "valid", "invalid", "commercetools_requests", "commercetools_retries"),
+    "ometria_contacts": ("mapped", "invalid"),
+    "ometria_contacts_sync": ("pushed", "accepted", "rejected", "requests", "retries", "throttled_429"),
+}
+
+
+@dataclass
+class SyncOutcome:
+    run_id: str
+    success: bool
+    seconds: float
+    materializations: dict[str, dict[str, object]] = field(default_factory=dict)
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def ensure_dagster_home() -> str:
+    """DAGSTER_HOME, defaulting to ``./.dagster_home`` so a first run needs no setup."""
+    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster_home")
+    Path(home).mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = home
+    return home
+
+
+def check_settings() -> None:
+    """Fail before Dagster starts, naming the variable or config key that is missing or wrong."""
+    commercetools_from_env()
+    ometria_from_env()
+    load_mapping_config(mapping_config_path())
+
+
+def run_sync(start: dt.date, end: dt.date) -> SyncOutcome:
+    from dagster import DagsterEventType, DagsterInstance
+
+    from ct_ometria.definitions import defs
+    from ct_ometria.defs.jobs import CONTACTS_JOB
+    from ct_ometria.defs.partitions import daily_partitions
+
+    if end < start:
+        raise ConfigError(f"--end {end} is before --start {start}")
+    keys = daily_partitions.get_partition_keys()
+    if start.isoformat() not in keys or end.isoformat() not in keys:
+        raise ConfigError(
+            f"days must lie within the partitions {keys[0]} .. {keys[-1]} (sync.start_date in the mapping config "
+            f"sets the first; the last is yesterday, UTC), got {start} .. {end}"
+        )
+    job = defs.resolve_job_def(CONTACTS_JOB)
+    tags = {
+        "dagster/asset_partition_range_start": start.isoformat(),
+        "dagster/asset_partition_range_end": end.isoformat(),
+        "ct_ometria/launched_by": "cli",
+    }
+    started = time.monotonic()
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags=tags,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+    outcome = SyncOutcome(run_id=result.run_id, success=result.success, seconds=time.monotonic() - started)
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.event_specific_data.materialization
+            name = materialization.asset_key.to_user_string()
+            outcome.materializations.setdefault(
+                name, {key: value.value for key, value in materialization.metadata.items()}
+            )
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            outcome.checks.append(
+                (evaluation.check_name, evaluation.passed, evaluation.description or "")
+            )
+        elif event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            outcome.failures.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+    return outcome
+
+
+def print_summary(outcome: SyncOutcome, start: dt.date, end: dt.date, home: str) -> None:
+    status = "succeeded" if outcome.success else "FAILED"
+    print(f"run {outcome.run_id} {status} in {outcome.seconds:.1f}s: {start} .. {end} (DAGSTER_HOME={home})")
+    for asset, keys in SUMMARY_KEYS.items():
+        values = outcome.materializations.get(asset)
+        if values is None:
+            print(f"  {asset:<24} not materialized")
+            continue
+        print(f"  {asset:<24} " + "  ".join(f"{key}={values.get(key)}" for key in keys if key in values))
+    for name, passed, description in outcome.checks:
+        print(f"  check {name:<18} {'passed' if passed else 'FAILED'}: {description}")
+    for failure in outcome.failures:
+        print(f"  failure {failure}", file=sys.stderr)
+
+
+def sync_command(start: dt.date, end: dt.date) -> int:
+    check_settings()
+    home = ensure_dagster_home()
+    outcome = run_sync(start, end)
+    print_summary(outcome, start, end, home)
+    return 0 if outcome.success else 1

@@ -1,0 +1,128 @@
+"""The mapping config: stores, locales, currencies, consent fields, identity and field ownership.
+
+It is a YAML file named by ``CT_OMETRIA_CONFIG``; without one, the defaults below serve a
+single-store project. Every error names the file and the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ct_ometria.errors import ConfigError
+
+CustomerIdStrategy = Literal["id", "customerNumber", "externalId", "key"]
+Ownership = Literal["commercetools", "ometria_on_create", "ometria"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Strict):
+    """One commercetools store and how Ometria knows it."""
+
+    key: str = Field(min_length=1)
+    ometria_store_id: str | None = None
+    locales: list[str] = Field(default_factory=list)
+    currencies: list[str] = Field(default_factory=list)
+
+    @field_validator("currencies")
+    @classmethod
+    def _iso_currencies(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if len(code) != 3 or not code.isalpha() or not code.isupper():
+                raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+        return value
+
+    @property
+    def ometria_id(self) -> str:
+        return self.ometria_store_id or self.key
+
+
+class IdentityConfig(_Strict):
+    customer_id_strategy: CustomerIdStrategy = "id"
+    contact_collection: str = Field(default="default", min_length=1)
+
+
+class ConsentConfig(_Strict):
+    """Where consent lives in commercetools; the rules that use it belong to the mapping."""
+
+    email_optin_field: str | None = None
+    email_optin_at_field: str | None = None
+    sms_optin_field: str | None = None
+    sms_optin_at_field: str | None = None
+    custom_object_container: str | None = None
+
+
+class SyncConfig(_Strict):
+    start_date: dt.date = dt.date(2020, 1, 1)
+    # A partition whose share of invalid records exceeds this fails its blocking check; below it,
+    # invalid records are set aside with their reason and the valid ones flow on.
+    max_invalid_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    invalid_records_tolerated: int = Field(default=10, ge=0)
+    page_size: int = Field(default=500, ge=1, le=500)
+    push_rate_per_second: float = Field(default=8.0, gt=0)
+
+
+class MappingConfig(_Strict):
+    stores: list[StoreConfig] = Field(default_factory=list)
+    default_store: str | None = None
+    identity: IdentityConfig = IdentityConfig()
+    consent: ConsentConfig = ConsentConfig()
+    ownership: dict[str, Ownership] = Field(default_factory=dict)
+    sync: SyncConfig = SyncConfig()
+
+    @model_validator(mode="after")
+    def _default_store_is_known(self) -> MappingConfig:
+        keys = [store.key for store in self.stores]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"store keys must be unique, got {keys}")
+        if self.default_store is not None and self.default_store not in keys:
+            raise ValueError(f"default_store {self.default_store!r} is not one of the stores {keys}")
+        return self
+
+    def ometria_store_id(self, store_key: str) -> str:
+        for store in self.stores:
+            if store.key == store_key:
+                return store.ometria_id
+        return store_key
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"  {key}: {item['msg']}")
+    return f"invalid mapping config {source}:\n" + "\n".join(lines)
+
+
+def parse_mapping_config(data: object, source: str = "(inline)") -> MappingConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid mapping config {source}: the top level must be a mapping")
+    try:
+        return MappingConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_mapping_config(path: str | Path | None) -> MappingConfig:
+    """Load and validate the YAML file, or return the single-store defaults when ``path`` is None."""
+    if path is None:
+        return MappingConfig()
+    source = f"CT_OMETRIA_CONFIG={path}"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read {source}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source} is not valid YAML: {error}") from None
+    return parse_mapping_config(data, source)

@@ -1,0 +1,42 @@
+"""The code location: every asset, check, job and schedule, with resources bound to the environment.
+
+Secrets are ``EnvVar``s: Dagster reads them when a run starts and shows only the variable's name.
+"""
+
+from __future__ import annotations
+
+from dagster import Definitions, EnvVar
+
+from ct_ometria.defs.commercetools import ct_customers
+from ct_ometria.defs.io import PartitionedParquetIOManager
+from ct_ometria.defs.jobs import customers_to_contacts, customers_to_contacts_daily
+from ct_ometria.defs.ometria import ometria_contacts, ometria_contacts_sync
+from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource, OmetriaResource
+from ct_ometria.settings import DEFAULT_OMETRIA_API_URL, data_dir, env_value, mapping_config_path
+
+
+def build_resources() -> dict:
+    return {
+        "commercetools": CommercetoolsResource(
+            project_key=EnvVar("CTP_PROJECT_KEY"),
+            client_id=EnvVar("CTP_CLIENT_ID"),
+            client_secret=EnvVar("CTP_CLIENT_SECRET"),
+            auth_url=EnvVar("CTP_AUTH_URL"),
+            api_url=EnvVar("CTP_API_URL"),
+            scopes=env_value("CTP_SCOPES", "") or "",
+        ),
+        "ometria": OmetriaResource(
+            api_key=EnvVar("OMETRIA_API_KEY"),
+            api_url=env_value("OMETRIA_API_URL", DEFAULT_OMETRIA_API_URL) or DEFAULT_OMETRIA_API_URL,
+        ),
+        "mapping": MappingConfigResource(path=mapping_config_path()),
+        "frames_io_manager": PartitionedParquetIOManager(base_dir=data_dir()),
+    }
+
+
+defs = Definitions(
+    assets=[ct_customers, ometria_contacts, ometria_contacts_sync],
+    jobs=[customers_to_contacts],
+    schedules=[customers_to_contacts_daily],
+    resources=build_resources(),
+)

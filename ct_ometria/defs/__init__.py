@@ -1,0 +1,2 @@
+"""The Dagster shell: assets, checks, resources, partitions, jobs and schedules. The only package
+that imports dagster."""

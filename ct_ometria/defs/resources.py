@@ -1,0 +1,67 @@
+"""Dagster resources. Secrets arrive through ``EnvVar`` (see ``ct_ometria.definitions``), are
+validated when a run starts, and are never put into metadata or messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dagster import ConfigurableResource
+
+from ct_ometria.commercetools.client import CommercetoolsClient
+from ct_ometria.config import MappingConfig, load_mapping_config
+from ct_ometria.ometria.client import OmetriaClient
+from ct_ometria.settings import DEFAULT_OMETRIA_API_URL, CommercetoolsSettings, OmetriaSettings
+
+
+class CommercetoolsResource(ConfigurableResource):
+    """commercetools API client credentials (``CTP_*`` variables)."""
+
+    project_key: str
+    client_id: str
+    client_secret: str
+    auth_url: str
+    api_url: str
+    scopes: str = ""
+
+    def settings(self) -> CommercetoolsSettings:
+        return CommercetoolsSettings.build(
+            project_key=self.project_key,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            auth_url=self.auth_url,
+            api_url=self.api_url,
+            scopes=self.scopes,
+        )
+
+    @contextmanager
+    def client(self) -> Iterator[CommercetoolsClient]:
+        with CommercetoolsClient(self.settings()) as client:
+            yield client
+
+
+class OmetriaResource(ConfigurableResource):
+    """Ometria Data API key and base URL (``OMETRIA_API_KEY``, ``OMETRIA_API_URL``)."""
+
+    api_key: str
+    api_url: str = DEFAULT_OMETRIA_API_URL
+    push_rate_per_second: float = 8.0
+
+    def settings(self) -> OmetriaSettings:
+        return OmetriaSettings.build(
+            api_key=self.api_key, api_url=self.api_url, push_rate_per_second=self.push_rate_per_second
+        )
+
+    @contextmanager
+    def client(self) -> Iterator[OmetriaClient]:
+        with OmetriaClient(self.settings()) as client:
+            yield client
+
+
+class MappingConfigResource(ConfigurableResource):
+    """The mapping config file (``CT_OMETRIA_CONFIG``); the built-in defaults when unset."""
+
+    path: str | None = None
+
+    def load(self) -> MappingConfig:
+        return load_mapping_config(self.path)

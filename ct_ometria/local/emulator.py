@@ -1,0 +1,111 @@
+"""Start and stop the commercetools emulator (``emulator/server.mjs``) on 127.0.0.1.
+
+The emulator is ``@labdigital/commercetools-mock``, pinned by ``emulator/package-lock.json`` and
+installed with ``npm ci``. It speaks the commercetools HTTP API, including OAuth, and adds control
+endpoints under ``/__emulator`` for seeding back-dated records and injecting faults.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ct_ometria.errors import ConfigError
+
+EMULATOR_DIR = Path(__file__).resolve().parents[2] / "emulator"
+PROJECT_KEY = "test-project"
+_READY = re.compile(r"on http://127\.0\.0\.1:(\d+)/")
+
+
+@dataclass
+class Emulator:
+    process: subprocess.Popen
+    base_url: str
+    project_key: str = PROJECT_KEY
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def env(self) -> dict[str, str]:
+        """``CTP_*`` variables pointing at this emulator."""
+        return {
+            "CTP_PROJECT_KEY": self.project_key,
+            "CTP_CLIENT_ID": "emulator-client",
+            "CTP_CLIENT_SECRET": "emulator-secret",
+            "CTP_AUTH_URL": self.base_url,
+            "CTP_API_URL": self.base_url,
+            "CTP_SCOPES": f"manage_project:{self.project_key}",
+        }
+
+    def _post(self, path: str, body: Any = None) -> dict[str, Any]:
+        response = httpx.post(f"{self.base_url}/__emulator/{path}", json=body if body is not None else {}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def seed(self, **resources: list[dict[str, Any]]) -> int:
+        """Store documents verbatim (``customer=[...]``, ``order=[...]``): back-dated, versioned."""
+        return self._post("seed", resources)["stored"]
+
+    def clear(self) -> None:
+        self._post("clear")
+
+    def revoke_tokens(self) -> int:
+        return self._post("revoke-tokens")["revoked"]
+
+    def fault(self, path: str, status: int = 503, times: int = 1, retry_after: str | None = None, drop: bool = False) -> None:
+        body: dict[str, Any] = {"path": path, "status": status, "times": times, "drop": drop}
+        if retry_after is not None:
+            body["retryAfter"] = retry_after
+        self._post("faults", body)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def start_emulator(port: int = 0, auth: bool = True, directory: Path = EMULATOR_DIR, timeout: float = 30.0) -> Emulator:
+    """Start ``node server.mjs`` on 127.0.0.1 and wait for its ready line."""
+    if not (directory / "node_modules" / "@labdigital" / "commercetools-mock").exists():
+        raise ConfigError(f"the commercetools emulator is not installed: run `npm ci` in {directory}")
+    env = {**os.environ, "CT_MOCK_PORT": str(port), "CT_MOCK_AUTH": "1" if auth else "0", "CT_MOCK_PROJECT": PROJECT_KEY}
+    process = subprocess.Popen(
+        ["node", "server.mjs"], cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    found: list[str] = []
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            match = _READY.search(line)
+            if match and not found:
+                found.append(match.group(1))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(0)
+    deadline = timeout
+    while not found and process.poll() is None and deadline > 0:
+        reader.join(0.05)
+        deadline -= 0.05
+    if not found:
+        if process.poll() is None:
+            process.kill()
+        raise RuntimeError("the commercetools emulator did not start:\n" + "".join(lines[-20:]))
+    return Emulator(process=process, base_url=f"http://127.0.0.1:{found[0]}", output=lines)

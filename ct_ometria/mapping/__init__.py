@@ -1,0 +1,1 @@
+"""Pure translation from commercetools models to Ometria records: no I/O, no Dagster."""

@@ -1,0 +1,50 @@
+"""Small rules every Ometria record follows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+
+class InvalidField(ValueError):
+    """A field that cannot be mapped; the message never contains the field's value."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def normalise_email(raw: str | None, field: str = "email") -> str:
+    """Trimmed and lower-cased, and syntactically valid, or ``InvalidField``."""
+    if raw is None or not raw.strip():
+        raise InvalidField(field, "is missing")
+    email = raw.strip().lower()
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise InvalidField(field, "not a valid email address") from None
+    return email
+
+
+def iso8601(moment: dt.datetime) -> str:
+    """ISO 8601 with an explicit offset, in UTC: what Ometria's examples use."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+_PHONE_LIKE = re.compile(r"^\+?\d[\d\s().-]{6,}$")
+
+
+def looks_personal(value: str) -> bool:
+    """An identifier that could be an email address or a phone number; Ometria ids must carry no PII."""
+    return "@" in value or bool(_PHONE_LIKE.match(value.strip()))
+
+
+def compact(record: dict[str, Any]) -> dict[str, Any]:
+    """Drop empty values: a missing value is never sent as an empty one that could clear Ometria's."""
+    return {key: value for key, value in record.items() if value not in (None, "", [], {})}

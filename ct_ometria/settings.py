@@ -1,0 +1,136 @@
+"""The one place that reads the environment.
+
+commercetools is configured through its standard ``CTP_*`` variables, Ometria through ``OMETRIA_*``,
+the sync state database through ``CT_OMETRIA_DATABASE_URL`` and the mapping config through
+``CT_OMETRIA_CONFIG``. Secrets are kept as ``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from ct_ometria.errors import ConfigError
+
+DEFAULT_OMETRIA_API_URL = "https://api.ometria.com"
+DEFAULT_DATABASE_URL = "sqlite:///ct_ometria_state.db"
+
+CTP_VARIABLES = ("CTP_PROJECT_KEY", "CTP_CLIENT_ID", "CTP_CLIENT_SECRET", "CTP_AUTH_URL", "CTP_API_URL")
+OMETRIA_VARIABLES = ("OMETRIA_API_KEY",)
+SECRET_VARIABLES = ("CTP_CLIENT_SECRET", "OMETRIA_API_KEY")
+
+
+def check_url(variable: str, value: str) -> str:
+    """Return ``value`` without a trailing slash, or raise naming ``variable``."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{variable} must be an http(s) URL such as https://host, got {value!r}")
+    return value.strip().rstrip("/")
+
+
+def check_present(variable: str, value: str | None) -> str:
+    if value is None or not value.strip():
+        raise ConfigError(f"{variable} is not set; see the README section 'Configuration'")
+    return value.strip()
+
+
+class CommercetoolsSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    project_key: str
+    client_id: str
+    client_secret: SecretStr
+    auth_url: str
+    api_url: str
+    scopes: tuple[str, ...] = ()
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        project_key: str | None,
+        client_id: str | None,
+        client_secret: str | None,
+        auth_url: str | None,
+        api_url: str | None,
+        scopes: str | None = None,
+    ) -> CommercetoolsSettings:
+        """Validate raw values, naming the environment variable of whatever is wrong."""
+        return cls(
+            project_key=check_present("CTP_PROJECT_KEY", project_key),
+            client_id=check_present("CTP_CLIENT_ID", client_id),
+            client_secret=SecretStr(check_present("CTP_CLIENT_SECRET", client_secret)),
+            auth_url=check_url("CTP_AUTH_URL", check_present("CTP_AUTH_URL", auth_url)),
+            api_url=check_url("CTP_API_URL", check_present("CTP_API_URL", api_url)),
+            scopes=tuple((scopes or "").split()),
+        )
+
+
+class OmetriaSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    api_key: SecretStr
+    api_url: str = DEFAULT_OMETRIA_API_URL
+    push_rate_per_second: float = 8.0
+
+    @classmethod
+    def build(cls, *, api_key: str | None, api_url: str | None, push_rate_per_second: float = 8.0) -> OmetriaSettings:
+        if push_rate_per_second <= 0:
+            raise ConfigError(f"the Ometria push rate must be positive, got {push_rate_per_second}")
+        return cls(
+            api_key=SecretStr(check_present("OMETRIA_API_KEY", api_key)),
+            api_url=check_url("OMETRIA_API_URL", api_url or DEFAULT_OMETRIA_API_URL),
+            push_rate_per_second=push_rate_per_second,
+        )
+
+
+def environ(env: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def env_value(name: str, default: str | None = None, env: Mapping[str, str] | None = None) -> str | None:
+    value = environ(env).get(name)
+    return value if value not in (None, "") else default
+
+
+def commercetools_from_env(env: Mapping[str, str] | None = None) -> CommercetoolsSettings:
+    return CommercetoolsSettings.build(
+        project_key=env_value("CTP_PROJECT_KEY", env=env),
+        client_id=env_value("CTP_CLIENT_ID", env=env),
+        client_secret=env_value("CTP_CLIENT_SECRET", env=env),
+        auth_url=env_value("CTP_AUTH_URL", env=env),
+        api_url=env_value("CTP_API_URL", env=env),
+        scopes=env_value("CTP_SCOPES", env=env),
+    )
+
+
+def ometria_from_env(env: Mapping[str, str] | None = None) -> OmetriaSettings:
+    return OmetriaSettings.build(
+        api_key=env_value("OMETRIA_API_KEY", env=env),
+        api_url=env_value("OMETRIA_API_URL", DEFAULT_OMETRIA_API_URL, env=env),
+    )
+
+
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    return env_value("CT_OMETRIA_DATABASE_URL", DEFAULT_DATABASE_URL, env=env) or DEFAULT_DATABASE_URL
+
+
+def data_dir(env: Mapping[str, str] | None = None) -> str:
+    """Where asset values (Parquet per partition) are written: CT_OMETRIA_DATA_DIR, else beside DAGSTER_HOME."""
+    explicit = env_value("CT_OMETRIA_DATA_DIR", env=env)
+    if explicit:
+        return explicit
+    home = env_value("DAGSTER_HOME", env=env) or os.getcwd()
+    return os.path.join(home, "ct_ometria_data")
+
+
+def mapping_config_path(env: Mapping[str, str] | None = None) -> str | None:
+    return env_value("CT_OMETRIA_CONFIG", env=env)
+
+
+def missing_variables(env: Mapping[str, str] | None = None) -> list[str]:
+    """The required variables that are unset, for a clear message before a run starts."""
+    return [name for name in (*CTP_VARIABLES, *OMETRIA_VARIABLES) if not env_value(name, env=env)]

@@ -1,0 +1,94 @@
+"""Validation that sets bad records aside instead of failing their neighbours.
+
+A frame carries a ``rejection`` column: empty for a valid row, otherwise ``field: reason`` for
+every problem found. pandera finds the problems (lazily, all at once); this module turns its
+failure cases into per-row reasons and decides whether a partition as a whole is acceptable.
+Failure values are deliberately left out of the reasons: they are often personal data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+REJECTION = "rejection"
+
+
+def join_reasons(*reasons: str | None) -> str | None:
+    parts = [reason for reason in reasons if reason]
+    return "; ".join(dict.fromkeys(parts)) if parts else None
+
+
+def apply_schema(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """Validate ``frame`` with ``schema``; add each failing row's reasons to its ``rejection``.
+
+    Rows already rejected upstream (unreadable documents, unmappable fields) are not checked again:
+    their first reason is the useful one."""
+    frame = frame.copy()
+    if REJECTION not in frame:
+        frame[REJECTION] = None
+    candidates = frame[frame[REJECTION].isna()]
+    if candidates.empty:
+        return frame
+    try:
+        schema.validate(candidates, lazy=True)
+        return frame
+    except SchemaErrors as errors:
+        cases = errors.failure_cases
+    reasons: dict[object, list[str]] = defaultdict(list)
+    for case in cases.itertuples(index=False):
+        column = case.column if isinstance(case.column, str) else "record"
+        reason = f"{column}: {describe_check(case.check)}"
+        if pd.isna(case.index):
+            # A column-level failure (missing column, wrong dtype) concerns every row.
+            for index in candidates.index:
+                reasons[index].append(reason)
+        else:
+            reasons[case.index].append(reason)
+    for index, found in reasons.items():
+        if index in frame.index:
+            frame.at[index, REJECTION] = join_reasons(frame.at[index, REJECTION], *found)
+    return frame
+
+
+def describe_check(check: object) -> str:
+    text = str(check)
+    if text.startswith("not_nullable"):
+        return "is missing"
+    if text.startswith("field_uniqueness"):
+        return "is duplicated"
+    if text.startswith("column_in_dataframe"):
+        return "column is missing"
+    return text
+
+
+@dataclass(frozen=True)
+class Verdict:
+    total: int
+    invalid: int
+    passed: bool
+
+    @property
+    def invalid_share(self) -> float:
+        return self.invalid / self.total if self.total else 0.0
+
+
+def verdict(frame: pd.DataFrame, max_invalid_share: float, tolerated: int) -> Verdict:
+    """Fail only when invalid records are both more than ``tolerated`` and over the share:
+    one broken record never stops a store's sync, a broken feed never floods Ometria."""
+    total = len(frame)
+    invalid = int(frame[REJECTION].notna().sum()) if total else 0
+    passed = invalid <= tolerated or invalid <= max_invalid_share * total
+    return Verdict(total=total, invalid=invalid, passed=passed)
+
+
+def valid_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame[REJECTION].isna()]
+
+
+def invalid_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame[REJECTION].notna()]

@@ -1,0 +1,115 @@
+// Standalone commercetools emulator (@labdigital/commercetools-mock 4.4.0) on loopback only.
+//   node server.mjs
+// env: CT_MOCK_PORT (default 8989)  CT_MOCK_AUTH=1 (require Bearer tokens from POST /oauth/token)
+//      CT_MOCK_PROJECT (default test-project)
+//      CT_MOCK_SEED=/path/seed.json  ({"customer":[...],"order":[...]} stored verbatim via unsafeAdd,
+//                                     so createdAt/lastModifiedAt/id/version can be back-dated)
+//      CT_MOCK_LOG=1 (fastify request log)
+// Why not ctMock.runServer(port): it binds 0.0.0.0. We call app.listen on 127.0.0.1.
+// Two fidelity patches for 4.4.0:
+//   1. `sort` is dropped by the HTTP layer for every endpoint except /product-projections;
+//      we pass it to the storage through AsyncLocalStorage so `sort=id asc` + `where=id > "..."` works.
+//   2. limit > 500 / offset > 10000 are answered with 400 InvalidInput, as the real API does.
+// Control endpoints under /__emulator (never under a project key), for tests and the demo:
+//   POST /__emulator/seed           body as CT_MOCK_SEED: stored verbatim (back-dated records)
+//   POST /__emulator/clear          forget every stored resource
+//   POST /__emulator/revoke-tokens  invalidate every issued access token (the next call gets 401 invalid_token)
+//   POST /__emulator/faults         {"path": "/customers", "status": 503, "times": 1, "retryAfter": "1", "drop": false}
+//                                   the next `times` requests whose path contains `path` get `status`
+//                                   (or a dropped connection when drop is true) instead of an answer
+//   GET  /__emulator/faults         the faults still pending
+import { AsyncLocalStorage } from "node:async_hooks";
+import { readFileSync } from "node:fs";
+import { CommercetoolsMock, InMemoryStorage } from "@labdigital/commercetools-mock";
+
+const port = Number.parseInt(process.env.CT_MOCK_PORT ?? "8989", 10);
+const auth = process.env.CT_MOCK_AUTH === "1";
+const projectKey = process.env.CT_MOCK_PROJECT ?? "test-project";
+const als = new AsyncLocalStorage();
+
+class SortingStorage extends InMemoryStorage {
+  async query(pk, typeId, params) {
+    const sort = als.getStore()?.sort;
+    return super.query(pk, typeId, params.sort === undefined && sort ? { ...params, sort } : params);
+  }
+}
+
+const ctMock = new CommercetoolsMock({
+  enableAuthentication: auth,  // both flags needed: with validateCredentials=false no token is checked
+  validateCredentials: auth,   // any client_id/secret gets a token; API calls need a token it issued
+  defaultProjectKey: projectKey,
+  strict: false,               // true = reject unknown draft fields (upstream server.ts uses true)
+  silent: process.env.CT_MOCK_LOG !== "1",
+  storage: new SortingStorage(),
+});
+
+let faults = [];
+
+ctMock.app.addHook("onRequest", (request, reply, done) => {
+  const path = request.url.split("?")[0];
+  if (!path.startsWith("/__emulator")) {
+    const fault = faults.find((f) => path.includes(f.path ?? ""));
+    if (fault) {
+      fault.times -= 1;
+      if (fault.times <= 0) faults = faults.filter((f) => f !== fault);
+      if (fault.drop) {
+        request.raw.socket.destroy();
+        return;
+      }
+      const status = fault.status ?? 503;
+      const message = `injected fault ${status}`;
+      if (fault.retryAfter !== undefined) reply.header("Retry-After", String(fault.retryAfter));
+      reply.code(status).send({ statusCode: status, message, errors: [{ code: "OverCapacity", message }] });
+      return;
+    }
+  }
+  const q = request.query ?? {};
+  const bad = (n, max) => n !== undefined && (!/^\d+$/.test(String(n)) || Number(n) > max);
+  if (request.method === "GET" && (bad(q.limit, 500) || bad(q.offset, 10000))) {
+    const message = "limit must be 0..500 and offset 0..10000";
+    reply.code(400).send({ statusCode: 400, message, errors: [{ code: "InvalidInput", message }] });
+    return;
+  }
+  als.run({ sort: q.sort }, done);
+});
+
+const seed = async (data) => {
+  let n = 0;
+  for (const [typeId, items] of Object.entries(data)) {
+    for (const item of items) {
+      await ctMock.project().unsafeAdd(typeId, item);
+      n += 1;
+    }
+  }
+  return n;
+};
+
+ctMock.app.post("/__emulator/seed", async (request) => ({ stored: await seed(request.body ?? {}) }));
+ctMock.app.post("/__emulator/clear", async () => {
+  await ctMock.clear();
+  return { cleared: true };
+});
+ctMock.app.post("/__emulator/revoke-tokens", async () => {
+  const store = ctMock.authStore();
+  const revoked = store.tokens.length;
+  store.tokens = [];
+  return { revoked };
+});
+ctMock.app.post("/__emulator/faults", async (request) => {
+  const fault = { times: 1, ...(request.body ?? {}) };
+  faults.push(fault);
+  return { pending: faults.length };
+});
+ctMock.app.get("/__emulator/faults", async () => ({ faults }));
+
+if (process.env.CT_MOCK_SEED) {
+  await ctMock.app.ready(); // repositories are created in the constructor; ready() loads routes
+  await seed(JSON.parse(readFileSync(process.env.CT_MOCK_SEED, "utf8")));
+}
+
+await ctMock.app.listen({ port, host: "127.0.0.1" });
+console.log(`commercetools-mock on http://127.0.0.1:${ctMock.app.server.address().port}/${projectKey} auth=${auth} pid=${process.pid}`);
+
+const stop = async () => { await ctMock.app.close(); process.exit(0); };
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
