@@ -71,7 +71,8 @@ def _wait(budget: RetryBudget) -> Callable[[RetryCallState], float]:
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, TransientResponse) and error.retry_after is not None:
-            return min(error.retry_after, budget.max_wait)
+            # The server said when; honour it, within the whole budget rather than the backoff cap.
+            return min(error.retry_after, budget.max_seconds)
         return backoff(state)
 
     return wait

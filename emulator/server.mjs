@@ -12,9 +12,10 @@
 //   2. limit > 500 / offset > 10000 are answered with 400 InvalidInput, as the real API does.
 // Control endpoints under /__emulator (never under a project key), for tests and the demo:
 //   POST /__emulator/seed           body as CT_MOCK_SEED: stored verbatim (back-dated records)
-//   POST /__emulator/clear          forget every stored resource
+//   POST /__emulator/clear          forget every stored resource and pending fault
 //   POST /__emulator/revoke-tokens  invalidate every issued access token (the next call gets 401 invalid_token)
-//   POST /__emulator/faults         {"path": "/customers", "status": 503, "times": 1, "retryAfter": "1", "drop": false}
+//   POST /__emulator/faults         {"path": "/customers", "status": 503, "times": 1, "retryAfter": "1", "drop": false,
+//                                    "code": "OverCapacity", "message": "..."}
 //                                   the next `times` requests whose path contains `path` get `status`
 //                                   (or a dropped connection when drop is true) instead of an answer
 //   GET  /__emulator/faults         the faults still pending
@@ -57,9 +58,10 @@ ctMock.app.addHook("onRequest", (request, reply, done) => {
         return;
       }
       const status = fault.status ?? 503;
-      const message = `injected fault ${status}`;
+      const message = fault.message ?? `injected fault ${status}`;
+      const code = fault.code ?? "OverCapacity";
       if (fault.retryAfter !== undefined) reply.header("Retry-After", String(fault.retryAfter));
-      reply.code(status).send({ statusCode: status, message, errors: [{ code: "OverCapacity", message }] });
+      reply.code(status).send({ statusCode: status, message, errors: [{ code, message }] });
       return;
     }
   }
@@ -87,6 +89,7 @@ const seed = async (data) => {
 ctMock.app.post("/__emulator/seed", async (request) => ({ stored: await seed(request.body ?? {}) }));
 ctMock.app.post("/__emulator/clear", async () => {
   await ctMock.clear();
+  faults = [];
   return { cleared: true };
 });
 ctMock.app.post("/__emulator/revoke-tokens", async () => {

@@ -72,10 +72,14 @@ class TokenProvider:
         response = retrying(self._budget, f"commercetools token request to CTP_AUTH_URL={settings.auth_url}", sleep=self._sleep)(call)
         if response.status_code != 200:
             code, message = error_code_and_message(response)
-            hint = " (check CTP_CLIENT_ID and CTP_CLIENT_SECRET)" if response.status_code in (400, 401) else ""
+            if response.status_code == 404:
+                problem = f"no token endpoint at CTP_AUTH_URL={settings.auth_url}"
+            else:
+                problem = f"commercetools refused the client credentials for project {settings.project_key}"
+                if response.status_code in (400, 401):
+                    message += " (check CTP_CLIENT_ID and CTP_CLIENT_SECRET)"
             raise UpstreamError(
-                f"commercetools refused the client credentials for project {settings.project_key}: "
-                f"HTTP {response.status_code} {code}: {message}{hint}",
+                f"{problem}: HTTP {response.status_code} {code}: {message}",
                 status=response.status_code,
                 code=code,
             )

@@ -62,8 +62,19 @@ class Emulator:
     def revoke_tokens(self) -> int:
         return self._post("revoke-tokens")["revoked"]
 
-    def fault(self, path: str, status: int = 503, times: int = 1, retry_after: str | None = None, drop: bool = False) -> None:
+    def fault(
+        self,
+        path: str,
+        status: int = 503,
+        times: int = 1,
+        retry_after: str | None = None,
+        drop: bool = False,
+        code: str | None = None,
+    ) -> None:
+        """The next ``times`` requests whose path contains ``path`` get ``status`` (or a dropped connection)."""
         body: dict[str, Any] = {"path": path, "status": status, "times": times, "drop": drop}
+        if code is not None:
+            body["code"] = code
         if retry_after is not None:
             body["retryAfter"] = retry_after
         self._post("faults", body)

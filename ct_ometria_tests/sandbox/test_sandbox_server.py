@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import inspect
-import logging
+import os
 
 import httpx
-import uvicorn
 
 from ct_ometria.ometria.sandbox import SandboxConfig, running_sandbox, serve
+from ct_ometria_tests.servers import start_sandbox_process
 
 KEY = "socket-test-key-123"
 
@@ -34,19 +34,45 @@ def test_running_sandbox_over_real_socket(valid) -> None:
         pass
 
 
-def test_serve_defaults_to_loopback_and_never_logs_the_key(monkeypatch, caplog) -> None:
+def test_serve_binds_loopback_by_default_and_never_prints_the_key() -> None:
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
     assert inspect.signature(running_sandbox).parameters["host"].default == "127.0.0.1"
-    seen = {}
-
-    def fake_run(self, sockets=None):  # noqa: ANN001
-        seen["host"], seen["port"] = self.config.host, self.config.port
-
-    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
+    server = start_sandbox_process(KEY)
+    try:
+        assert server.base_url.startswith("http://127.0.0.1:")
+        response = httpx.post(
+            f"{server.base_url}/v2/push",
+            headers={"X-Ometria-Auth": KEY, "Content-Type": "application/json"},
+            content=b'[{"@type":"contact","id":"c1","email":"a@example.com"}]',
+        )
+        assert response.status_code == 202
+        listening = listening_addresses(server.pid)
+        assert listening and all(address == "127.0.0.1" for address in listening)
+    finally:
+        server.stop()
+    assert server.process.returncode is not None
+    assert KEY not in "".join(server.lines)
     config = SandboxConfig(api_keys=[KEY])
-    with caplog.at_level(logging.INFO, logger="ct_ometria.ometria.sandbox"):
-        serve(config, port=18080)
-    assert seen == {"host": "127.0.0.1", "port": 18080}
-    assert "ometria sandbox on http://127.0.0.1:18080" in caplog.text
-    assert KEY not in caplog.text
     assert KEY not in repr(config) and KEY not in str(config)
+
+
+def listening_addresses(pid: int) -> list[str]:
+    """The IPv4 addresses ``pid`` listens on, read from /proc (no extra dependency)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:  # a descriptor closed while we looked
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    addresses = []
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # 0A = LISTEN
+                hex_ip = local.split(":")[0]
+                addresses.append(".".join(str(int(hex_ip[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return addresses

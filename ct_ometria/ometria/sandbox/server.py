@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -29,12 +30,21 @@ def _uvicorn_config(config: SandboxConfig, host: str, port: int, log_level: str)
 def serve(
     config: SandboxConfig, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, log_level: str = "info"
 ) -> None:
-    """Serve the sandbox until interrupted. Binds loopback unless the caller passes another host explicitly."""
+    """Serve the sandbox until interrupted. Binds loopback unless the caller passes another host explicitly.
+
+    ``port=0`` picks a free port; the first line printed names the address actually bound (and the
+    process id, so whoever started it can stop it), never the API keys."""
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("ometria sandbox is binding a non-loopback address %s", host)
-    server = uvicorn.Server(_uvicorn_config(config, host, port, log_level))
-    logger.info("ometria sandbox on http://%s:%d", host, port)
-    server.run()
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    server = uvicorn.Server(_uvicorn_config(config, host, bound_port, log_level))
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"ometria sandbox on http://{url_host}:{bound_port} pid={os.getpid()}", flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 def _bind(host: str, port: int) -> socket.socket:

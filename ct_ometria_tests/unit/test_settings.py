@@ -1,0 +1,107 @@
+import pytest
+import yaml
+
+from ct_ometria.config import load_mapping_config, parse_mapping_config
+from ct_ometria.errors import ConfigError
+from ct_ometria.settings import commercetools_from_env, missing_variables, ometria_from_env
+
+FULL = {
+    "CTP_PROJECT_KEY": "shop",
+    "CTP_CLIENT_ID": "client",
+    "CTP_CLIENT_SECRET": "s3cret-value",
+    "CTP_AUTH_URL": "https://auth.europe-west1.gcp.commercetools.com/",
+    "CTP_API_URL": "https://api.europe-west1.gcp.commercetools.com",
+    "OMETRIA_API_KEY": "om-key-value",
+}
+
+
+def without(name: str) -> dict[str, str]:
+    return {key: value for key, value in FULL.items() if key != name}
+
+
+def test_complete_environment_builds_settings():
+    settings = commercetools_from_env(FULL)
+    assert settings.auth_url == "https://auth.europe-west1.gcp.commercetools.com"
+    assert settings.scopes == ()
+    assert ometria_from_env(FULL).api_url == "https://api.ometria.com"
+    assert missing_variables(FULL) == []
+
+
+@pytest.mark.parametrize("name", ["CTP_PROJECT_KEY", "CTP_CLIENT_ID", "CTP_CLIENT_SECRET", "CTP_AUTH_URL", "CTP_API_URL"])
+def test_missing_commercetools_variable_is_named(name):
+    with pytest.raises(ConfigError, match=name):
+        commercetools_from_env(without(name))
+    assert missing_variables(without(name)) == [name]
+
+
+def test_missing_ometria_key_is_named():
+    with pytest.raises(ConfigError, match="OMETRIA_API_KEY"):
+        ometria_from_env(without("OMETRIA_API_KEY"))
+
+
+def test_wrong_url_names_the_variable_and_never_the_secrets():
+    env = {**FULL, "CTP_API_URL": "api.example.com"}
+    with pytest.raises(ConfigError) as raised:
+        commercetools_from_env(env)
+    assert "CTP_API_URL" in str(raised.value)
+    assert "s3cret-value" not in str(raised.value)
+
+
+def test_secrets_do_not_print():
+    settings = commercetools_from_env(FULL)
+    assert "s3cret-value" not in repr(settings) and "s3cret-value" not in str(settings)
+    assert "om-key-value" not in repr(ometria_from_env(FULL))
+
+
+def test_scopes_split_on_spaces():
+    settings = commercetools_from_env({**FULL, "CTP_SCOPES": "view_customers:shop view_orders:shop"})
+    assert settings.scopes == ("view_customers:shop", "view_orders:shop")
+
+
+def test_default_mapping_config_serves_a_single_store():
+    config = load_mapping_config(None)
+    assert config.stores == []
+    assert config.identity.customer_id_strategy == "id"
+    assert config.sync.page_size == 500
+
+
+def test_mapping_config_file(tmp_path):
+    path = tmp_path / "mapping.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "stores": [{"key": "nl", "ometria_store_id": "shop.nl/nl", "locales": ["nl-NL"], "currencies": ["EUR"]}],
+                "default_store": "nl",
+                "identity": {"customer_id_strategy": "customerNumber"},
+                "sync": {"start_date": "2023-06-01"},
+            }
+        )
+    )
+    config = load_mapping_config(path)
+    assert config.ometria_store_id("nl") == "shop.nl/nl"
+    assert config.identity.customer_id_strategy == "customerNumber"
+    assert str(config.sync.start_date) == "2023-06-01"
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"identity": {"customer_id_strategy": "email"}}, "identity.customer_id_strategy"),
+        ({"stores": [{"key": "nl", "currencies": ["euro"]}]}, "stores.0.currencies"),
+        ({"default_store": "be", "stores": [{"key": "nl"}]}, "default_store 'be'"),
+        ({"sync": {"page_size": 501}}, "sync.page_size"),
+        ({"unknown_key": 1}, "unknown_key"),
+    ],
+)
+def test_wrong_mapping_config_names_the_key(data, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        parse_mapping_config(data, "CT_OMETRIA_CONFIG=mapping.yaml")
+
+
+def test_unreadable_or_malformed_config_file_names_the_variable(tmp_path):
+    with pytest.raises(ConfigError, match="CT_OMETRIA_CONFIG=.*missing.yaml"):
+        load_mapping_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stores: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_mapping_config(bad)
