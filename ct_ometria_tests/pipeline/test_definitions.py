@@ -1,0 +1,59 @@
+"""The code location loads, and its graph is what the data team expects."""
+
+import datetime as dt
+
+from dagster import AssetCheckKey, AssetKey, DailyPartitionsDefinition, Definitions, EnvVar, build_schedule_context
+
+from ct_ometria.definitions import defs
+from ct_ometria.defs.jobs import CONTACTS_JOB
+
+
+def test_full_definitions_load():
+    Definitions.validate_loadable(defs)
+    repository = defs.get_repository_def()
+    assert set(repository.asset_graph.get_all_asset_keys()) == {
+        AssetKey("ct_customers"), AssetKey("ometria_contacts"), AssetKey("ometria_contacts_sync"),
+    }  # fmt: skip
+    assert set(defs.resources) >= {"commercetools", "ometria", "mapping", "frames_io_manager"}
+
+
+def test_checks_that_guard_the_push_are_blocking():
+    graph = defs.get_repository_def().asset_graph
+    specs = {key: graph.get_check_spec(key) for key in graph.asset_check_keys}
+    assert specs[AssetCheckKey(AssetKey("ct_customers"), "customers_valid")].blocking
+    assert specs[AssetCheckKey(AssetKey("ometria_contacts"), "contacts_valid")].blocking
+    assert not specs[AssetCheckKey(AssetKey("ometria_contacts_sync"), "contacts_accepted")].blocking
+
+
+def test_entity_assets_share_one_daily_utc_partitioning_with_single_run_backfills():
+    graph = defs.get_repository_def().asset_graph
+    partitions = {graph.get(key).partitions_def for key in graph.get_all_asset_keys()}
+    assert len(partitions) == 1
+    [daily] = partitions
+    assert isinstance(daily, DailyPartitionsDefinition) and daily.timezone == "UTC"
+    assert daily.start == dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).backfill_policy.max_partitions_per_run is None  # single run
+
+
+def test_sync_is_limited_by_the_ometria_pool_and_extraction_by_commercetools():
+    graph = defs.get_repository_def().asset_graph
+    assert graph.get(AssetKey("ometria_contacts_sync")).pools == {"ometria"}
+    assert graph.get(AssetKey("ct_customers")).pools == {"commercetools"}
+
+
+def test_daily_schedule_syncs_the_day_that_ended():
+    job = defs.resolve_job_def(CONTACTS_JOB)
+    assert {node.name for node in job.nodes} >= {"ct_customers", "ometria_contacts", "ometria_contacts_sync"}
+    [schedule] = defs.get_repository_def().schedule_defs
+    assert schedule.cron_schedule == "0 2 * * *"
+    context = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 2, 10, 2, 0, tzinfo=dt.timezone.utc))
+    [request] = list(schedule.evaluate_tick(context).run_requests)
+    assert request.partition_key == "2026-02-09"
+
+
+def test_secrets_are_environment_references_not_values():
+    commercetools = defs.resources["commercetools"]
+    ometria = defs.resources["ometria"]
+    assert isinstance(commercetools.client_secret, EnvVar) and commercetools.client_secret.env_var_name == "CTP_CLIENT_SECRET"
+    assert isinstance(ometria.api_key, EnvVar) and ometria.api_key.env_var_name == "OMETRIA_API_KEY"
