@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,4 +89,15 @@ def start_sandbox_process(api_key: str, *args: str, timeout: float = 30.0) -> Sa
     if not found:
         process.kill()
         raise RuntimeError("the Ometria sandbox did not start:\n" + "".join(lines[-20:]))
-    return SandboxProcess(process=process, base_url=found[0].group(1), api_key=api_key, lines=lines)
+    server = SandboxProcess(process=process, base_url=found[0].group(1), api_key=api_key, lines=lines)
+    # The address is printed when the socket is bound; wait until uvicorn answers on it.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"{server.base_url}/__sandbox/stats", timeout=1.0)
+            return server
+        except httpx.TransportError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                server.stop()
+                raise RuntimeError("the Ometria sandbox never answered:\n" + "".join(lines[-20:])) from None
+            time.sleep(0.02)
