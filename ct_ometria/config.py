@@ -66,7 +66,6 @@ class SyncConfig(_Strict):
     max_invalid_share: float = Field(default=0.05, ge=0.0, le=1.0)
     invalid_records_tolerated: int = Field(default=10, ge=0)
     page_size: int = Field(default=500, ge=1, le=500)
-    push_rate_per_second: float = Field(default=8.0, gt=0)
 
 
 class MappingConfig(_Strict):

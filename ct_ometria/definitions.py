@@ -12,7 +12,7 @@ from ct_ometria.defs.io import PartitionedParquetIOManager
 from ct_ometria.defs.jobs import customers_to_contacts, customers_to_contacts_daily
 from ct_ometria.defs.ometria import ometria_contacts, ometria_contacts_sync
 from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource, OmetriaResource
-from ct_ometria.settings import DEFAULT_OMETRIA_API_URL, data_dir, env_value, mapping_config_path
+from ct_ometria.settings import DEFAULT_OMETRIA_API_URL, data_dir, env_value, mapping_config_path, push_rate
 
 
 def build_resources() -> dict:
@@ -28,6 +28,7 @@ def build_resources() -> dict:
         "ometria": OmetriaResource(
             api_key=EnvVar("OMETRIA_API_KEY"),
             api_url=env_value("OMETRIA_API_URL", DEFAULT_OMETRIA_API_URL) or DEFAULT_OMETRIA_API_URL,
+            push_rate_per_second=push_rate(),
         ),
         "mapping": MappingConfigResource(path=mapping_config_path()),
         "frames_io_manager": PartitionedParquetIOManager(base_dir=data_dir()),

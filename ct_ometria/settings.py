@@ -79,7 +79,7 @@ class OmetriaSettings(BaseModel):
     @classmethod
     def build(cls, *, api_key: str | None, api_url: str | None, push_rate_per_second: float = 8.0) -> OmetriaSettings:
         if push_rate_per_second <= 0:
-            raise ConfigError(f"the Ometria push rate must be positive, got {push_rate_per_second}")
+            raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be positive, got {push_rate_per_second}")
         return cls(
             api_key=SecretStr(check_present("OMETRIA_API_KEY", api_key)),
             api_url=check_url("OMETRIA_API_URL", api_url or DEFAULT_OMETRIA_API_URL),
@@ -107,10 +107,23 @@ def commercetools_from_env(env: Mapping[str, str] | None = None) -> Commercetool
     )
 
 
+def push_rate(env: Mapping[str, str] | None = None) -> float:
+    """OMETRIA_PUSH_RATE_PER_SECOND: the account's push limit (8 unless Ometria raised it)."""
+    raw = env_value("OMETRIA_PUSH_RATE_PER_SECOND", "8", env=env) or "8"
+    try:
+        rate = float(raw)
+    except ValueError:
+        raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be a number, got {raw!r}") from None
+    if rate <= 0:
+        raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be positive, got {raw!r}")
+    return rate
+
+
 def ometria_from_env(env: Mapping[str, str] | None = None) -> OmetriaSettings:
     return OmetriaSettings.build(
         api_key=env_value("OMETRIA_API_KEY", env=env),
         api_url=env_value("OMETRIA_API_URL", DEFAULT_OMETRIA_API_URL, env=env),
+        push_rate_per_second=push_rate(env),
     )
 
 

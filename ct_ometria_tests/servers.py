@@ -1,32 +1,34 @@
-"""Real servers for the tests, each on 127.0.0.1 and stopped by its process id."""
+"""The Ometria sandbox as its own process (``ct-ometria sandbox --port 0``), for the tests."""
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from ct_ometria.local.process import LocalServer
+
 READY = re.compile(r"ometria sandbox on (http://127\.0\.0\.1:\d+) pid=(\d+)")
 
 
 @dataclass
 class SandboxProcess:
-    process: subprocess.Popen
+    server: LocalServer
     base_url: str
     api_key: str
-    lines: list[str]
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return self.server.pid
+
+    @property
+    def lines(self) -> list[str]:
+        return self.server.lines
 
     def _headers(self) -> dict[str, str]:
         return {"X-Ometria-Auth": self.api_key}
@@ -51,53 +53,26 @@ class SandboxProcess:
         self.post("reset")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        self.server.stop()
 
 
 def start_sandbox_process(api_key: str, *args: str, timeout: float = 30.0) -> SandboxProcess:
     """``ct-ometria sandbox --port 0`` in its own process; the key travels in the environment only."""
-    env = {**os.environ, "SANDBOX_TEST_KEY": api_key}
-    process = subprocess.Popen(
+    server = LocalServer(
         [sys.executable, "-m", "ct_ometria.cli", "sandbox", "--port", "0", "--api-key-env", "SANDBOX_TEST_KEY", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        READY,
+        env={**os.environ, "SANDBOX_TEST_KEY": api_key},
+        timeout=timeout,
     )
-    lines: list[str] = []
-    found: list[re.Match[str]] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            match = READY.search(line)
-            if match and not found:
-                found.append(match)
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    ready.wait(timeout)
-    if not found:
-        process.kill()
-        raise RuntimeError("the Ometria sandbox did not start:\n" + "".join(lines[-20:]))
-    server = SandboxProcess(process=process, base_url=found[0].group(1), api_key=api_key, lines=lines)
+    sandbox = SandboxProcess(server=server, base_url=server.ready.group(1), api_key=api_key)
     # The address is printed when the socket is bound; wait until uvicorn answers on it.
     deadline = time.monotonic() + timeout
     while True:
         try:
-            httpx.get(f"{server.base_url}/__sandbox/stats", timeout=1.0)
-            return server
+            httpx.get(f"{sandbox.base_url}/__sandbox/stats", timeout=1.0)
+            return sandbox
         except httpx.TransportError:
-            if time.monotonic() > deadline or process.poll() is not None:
+            if time.monotonic() > deadline or server.process.poll() is not None:
                 server.stop()
-                raise RuntimeError("the Ometria sandbox never answered:\n" + "".join(lines[-20:])) from None
+                raise RuntimeError("the Ometria sandbox never answered:\n" + "".join(server.lines[-20:])) from None
             time.sleep(0.02)

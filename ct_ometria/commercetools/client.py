@@ -50,12 +50,13 @@ class CommercetoolsClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         budget: RetryBudget = RetryBudget(),
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.settings = settings
         self._http = httpx.Client(transport=transport, timeout=timeout, headers={"Accept": "application/json"})
         self._budget = budget
         self._sleep = sleep
-        self.auth = TokenProvider(settings, self._http, budget, sleep=sleep)
+        self.auth = TokenProvider(settings, self._http, budget, clock=clock, sleep=sleep)
         self.requests = 0
         self.retries = 0
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ct_ometria.errors import ConfigError
+from ct_ometria.local.process import LocalServer
 
 EMULATOR_DIR = Path(__file__).resolve().parents[2] / "emulator"
 PROJECT_KEY = "test-project"
@@ -27,14 +25,13 @@ _READY = re.compile(r"on http://127\.0\.0\.1:(\d+)/")
 
 @dataclass
 class Emulator:
-    process: subprocess.Popen
+    server: LocalServer
     base_url: str
     project_key: str = PROJECT_KEY
-    output: list[str] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return self.server.pid
 
     def env(self) -> dict[str, str]:
         """``CTP_*`` variables pointing at this emulator."""
@@ -80,13 +77,7 @@ class Emulator:
         self._post("faults", body)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        self.server.stop()
 
 
 def start_emulator(port: int = 0, auth: bool = True, directory: Path = EMULATOR_DIR, timeout: float = 30.0) -> Emulator:
@@ -94,29 +85,5 @@ def start_emulator(port: int = 0, auth: bool = True, directory: Path = EMULATOR_
     if not (directory / "node_modules" / "@labdigital" / "commercetools-mock").exists():
         raise ConfigError(f"the commercetools emulator is not installed: run `npm ci` in {directory}")
     env = {**os.environ, "CT_MOCK_PORT": str(port), "CT_MOCK_AUTH": "1" if auth else "0", "CT_MOCK_PROJECT": PROJECT_KEY}
-    process = subprocess.Popen(
-        ["node", "server.mjs"], cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    found: list[str] = []
-    lines: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            match = _READY.search(line)
-            if match and not found:
-                found.append(match.group(1))
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(0)
-    deadline = timeout
-    while not found and process.poll() is None and deadline > 0:
-        reader.join(0.05)
-        deadline -= 0.05
-    if not found:
-        if process.poll() is None:
-            process.kill()
-        raise RuntimeError("the commercetools emulator did not start:\n" + "".join(lines[-20:]))
-    return Emulator(process=process, base_url=f"http://127.0.0.1:{found[0]}", output=lines)
+    server = LocalServer(["node", "server.mjs"], _READY, cwd=directory, env=env, timeout=timeout)
+    return Emulator(server=server, base_url=f"http://127.0.0.1:{server.ready.group(1)}")

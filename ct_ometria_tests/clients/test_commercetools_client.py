@@ -66,6 +66,21 @@ def test_a_revoked_token_is_renewed(emulator):
         assert client.auth.fetched == 2
 
 
+def test_the_token_is_cached_then_renewed_before_it_expires(emulator):
+    emulator.seed(customer=[customer_document("c-1", "a@example.com", DAY)])
+    now = [0.0]
+    with client_for(emulator, clock=lambda: now[0]) as client:
+        for _ in range(3):
+            client.get("/customers")
+        assert client.auth.fetched == 1
+        now[0] = 172_800 - 301  # the emulator's tokens live 48 h; renewal starts 5 minutes before
+        client.get("/customers")
+        assert client.auth.fetched == 1
+        now[0] = 172_800 - 299
+        client.get("/customers")
+        assert client.auth.fetched == 2
+
+
 @pytest.mark.parametrize(("status", "retry_after"), [(503, None), (502, None), (504, None), (429, "1")])
 def test_transient_statuses_are_retried(emulator, status, retry_after):
     emulator.seed(customer=[customer_document("c-1", "a@example.com", DAY)])

@@ -2,7 +2,18 @@
 
 import datetime as dt
 
-from dagster import AssetCheckKey, AssetKey, DailyPartitionsDefinition, Definitions, EnvVar, build_schedule_context
+import pytest
+
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    DagsterInstance,
+    DagsterInvalidConfigError,
+    DailyPartitionsDefinition,
+    Definitions,
+    EnvVar,
+    build_schedule_context,
+)
 
 from ct_ometria.definitions import defs
 from ct_ometria.defs.jobs import CONTACTS_JOB
@@ -57,3 +68,13 @@ def test_secrets_are_environment_references_not_values():
     ometria = defs.resources["ometria"]
     assert isinstance(commercetools.client_secret, EnvVar) and commercetools.client_secret.env_var_name == "CTP_CLIENT_SECRET"
     assert isinstance(ometria.api_key, EnvVar) and ometria.api_key.env_var_name == "OMETRIA_API_KEY"
+
+
+def test_a_run_without_its_environment_fails_naming_the_variable(monkeypatch, tmp_path):
+    for name in ("CTP_PROJECT_KEY", "CTP_CLIENT_ID", "CTP_CLIENT_SECRET", "CTP_AUTH_URL", "CTP_API_URL", "OMETRIA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CT_OMETRIA_DATA_DIR", str(tmp_path))
+    job = defs.resolve_job_def(CONTACTS_JOB)
+    with pytest.raises(DagsterInvalidConfigError) as raised:
+        job.execute_in_process(partition_key="2024-05-01", instance=DagsterInstance.ephemeral())
+    assert 'environment variable "CTP_PROJECT_KEY" which is not set' in str(raised.value)

@@ -50,7 +50,7 @@ def test_serve_binds_loopback_by_default_and_never_prints_the_key() -> None:
         assert listening and all(address == "127.0.0.1" for address in listening)
     finally:
         server.stop()
-    assert server.process.returncode is not None
+    assert server.server.process.returncode is not None
     assert KEY not in "".join(server.lines)
     config = SandboxConfig(api_keys=[KEY])
     assert KEY not in repr(config) and KEY not in str(config)

@@ -105,3 +105,22 @@ def test_unreadable_or_malformed_config_file_names_the_variable(tmp_path):
     bad.write_text("stores: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_mapping_config(bad)
+
+
+def test_the_example_mapping_config_is_valid():
+    from pathlib import Path
+
+    config = load_mapping_config(Path(__file__).resolve().parents[2] / "config" / "mapping.example.yaml")
+    assert [store.key for store in config.stores] == ["nl-store", "uk-store"]
+    assert config.ometria_store_id("uk-store") == "shop.example.co.uk/en"
+
+
+@pytest.mark.parametrize("raw", ["fast", "0", "-1"])
+def test_wrong_push_rate_is_named(raw):
+    with pytest.raises(ConfigError, match="OMETRIA_PUSH_RATE_PER_SECOND"):
+        ometria_from_env({**FULL, "OMETRIA_PUSH_RATE_PER_SECOND": raw})
+
+
+def test_push_rate_defaults_to_eight_and_can_be_raised():
+    assert ometria_from_env(FULL).push_rate_per_second == 8.0
+    assert ometria_from_env({**FULL, "OMETRIA_PUSH_RATE_PER_SECOND": "16"}).push_rate_per_second == 16.0
