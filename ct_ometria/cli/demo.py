@@ -25,8 +25,12 @@ def demo_command(customers: int = 300, days: int = 3) -> int:
     api_key = secrets.token_urlsafe(24)
     emulator = start_emulator()
     try:
-        emulator.seed(customer=sample_customers(customers, first_day, days))
-        print(f"commercetools emulator on {emulator.base_url} (pid {emulator.pid}): {customers} customers over {days} days")
+        # Two customers carry a malformed email, to show how bad records are set aside.
+        emulator.seed(customer=sample_customers(customers, first_day, days, broken_emails=2))
+        print(
+            f"commercetools emulator on {emulator.base_url} (pid {emulator.pid}): "
+            f"{customers} customers over {days} days, 2 with a malformed email"
+        )
         with running_sandbox(SandboxConfig(api_keys=[api_key])) as sandbox_url:
             print(f"ometria sandbox on {sandbox_url}")
             os.environ.update(emulator.env())

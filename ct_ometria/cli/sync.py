@@ -32,10 +32,17 @@ class SyncOutcome:
 
 
 def ensure_dagster_home() -> str:
-    """DAGSTER_HOME, defaulting to ``./.dagster_home`` so a first run needs no setup."""
-    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster_home")
-    Path(home).mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = home
+    """DAGSTER_HOME, defaulting to ``./.dagster_home`` (SQLite storage) so a first run needs no setup."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        home = str(Path.cwd() / ".dagster_home")
+        Path(home).mkdir(parents=True, exist_ok=True)
+        instance_file = Path(home, "dagster.yaml")
+        if not instance_file.exists():
+            instance_file.write_text("telemetry:\n  enabled: false\n")
+        os.environ["DAGSTER_HOME"] = home
+    if not Path(home).is_dir():
+        raise ConfigError(f"DAGSTER_HOME={home} is not a folder")
     return home
 
 
@@ -47,7 +54,13 @@ def check_settings() -> None:
 
 
 def run_sync(start: dt.date, end: dt.date) -> SyncOutcome:
-    from dagster import DagsterEventType, DagsterInstance
+    import warnings
+
+    from dagster import BetaWarning, DagsterEventType, DagsterInstance, PreviewWarning
+
+    # BackfillPolicy is marked beta; the warning says nothing the user can act on.
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)
 
     from ct_ometria.definitions import defs
     from ct_ometria.defs.jobs import CONTACTS_JOB

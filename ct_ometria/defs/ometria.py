@@ -108,6 +108,7 @@ def ometria_contacts_sync(
                 check_name=CONTACTS_ACCEPTED,
                 passed=report.rejected == 0,
                 severity=AssetCheckSeverity.ERROR,
+                description=f"Ometria accepted {report.accepted} and rejected {report.rejected} of {report.sent} records",
                 metadata={"accepted": report.accepted, "rejected": report.rejected},
             )
         ],

@@ -67,8 +67,11 @@ def customer_document(
     return document
 
 
-def sample_customers(count: int, first_day: dt.date, days: int, seed: int = 7) -> list[dict[str, Any]]:
-    """``count`` customers spread over ``days`` days from ``first_day``, the same for the same seed."""
+def sample_customers(
+    count: int, first_day: dt.date, days: int, seed: int = 7, broken_emails: int = 0
+) -> list[dict[str, Any]]:
+    """``count`` customers spread over ``days`` days from ``first_day``, the same for the same seed;
+    the last ``broken_emails`` of them have an email address no one could send to."""
     rng = random.Random(seed)
     documents = []
     for index in range(count):
@@ -91,4 +94,6 @@ def sample_customers(count: int, first_day: dt.date, days: int, seed: int = 7) -
                 locale=rng.choice(["en-GB", "nl-NL", "de-DE"]),
             )
         )
+    for document in documents[len(documents) - broken_emails :] if broken_emails else []:
+        document["email"] = document["email"].strip().replace("@", ".at.")
     return documents
