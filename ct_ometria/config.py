@@ -28,20 +28,67 @@ class StoreConfig(_Strict):
 
     key: str = Field(min_length=1)
     ometria_store_id: str | None = None
+    # The store's main locale and currency; the first of `locales`/`currencies` when not given,
+    # then what commercetools says about the store and the project.
+    locale: str | None = None
     locales: list[str] = Field(default_factory=list)
+    currency: str | None = None
     currencies: list[str] = Field(default_factory=list)
+    country: str | None = None
+    # Product URL, e.g. "https://shop.example.nl/{locale}/p/{slug}"; fields: slug, locale, key, id, sku, store.
+    url_template: str | None = None
 
     @field_validator("currencies")
     @classmethod
     def _iso_currencies(cls, value: list[str]) -> list[str]:
         for code in value:
-            if len(code) != 3 or not code.isalpha() or not code.isupper():
-                raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+            _check_currency(code)
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str | None) -> str | None:
+        return None if value is None else _check_currency(value)
+
+    @field_validator("url_template")
+    @classmethod
+    def _known_placeholders(cls, value: str | None) -> str | None:
+        return None if value is None else _check_template(value)
 
     @property
     def ometria_id(self) -> str:
         return self.ometria_store_id or self.key
+
+
+def _check_currency(code: str) -> str:
+    if len(code) != 3 or not code.isalpha() or not code.isupper():
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+    return code
+
+
+URL_FIELDS = ("slug", "locale", "key", "id", "sku", "store")
+
+
+def _check_template(template: str) -> str:
+    import string
+
+    for _, name, _, _ in string.Formatter().parse(template):
+        if name is not None and name not in URL_FIELDS:
+            raise ValueError(f"unknown placeholder {{{name}}}; use {', '.join(URL_FIELDS)}")
+    return template
+
+
+class ProductsConfig(_Strict):
+    # Ometria product id: the commercetools product key, id, or the master variant's SKU.
+    id_strategy: Literal["key", "id", "sku"] = "key"
+    url_template: str | None = None
+    # Product attributes sent to Ometria (by commercetools attribute name); all others stay behind.
+    attributes: list[str] = Field(default_factory=list)
+
+    @field_validator("url_template")
+    @classmethod
+    def _known_placeholders(cls, value: str | None) -> str | None:
+        return None if value is None else _check_template(value)
 
 
 class IdentityConfig(_Strict):
@@ -74,6 +121,7 @@ class MappingConfig(_Strict):
     identity: IdentityConfig = IdentityConfig()
     consent: ConsentConfig = ConsentConfig()
     ownership: dict[str, Ownership] = Field(default_factory=dict)
+    products: ProductsConfig = ProductsConfig()
     sync: SyncConfig = SyncConfig()
 
     @model_validator(mode="after")
@@ -84,6 +132,9 @@ class MappingConfig(_Strict):
         if self.default_store is not None and self.default_store not in keys:
             raise ValueError(f"default_store {self.default_store!r} is not one of the stores {keys}")
         return self
+
+    def store(self, key: str) -> StoreConfig | None:
+        return next((store for store in self.stores if store.key == key), None)
 
     def ometria_store_id(self, store_key: str) -> str:
         for store in self.stores:

@@ -7,12 +7,25 @@ from __future__ import annotations
 
 from dagster import Definitions, EnvVar
 
-from ct_ometria.defs.commercetools import ct_customers
+from ct_ometria.defs.commercetools import ct_categories, ct_consents, ct_customers, ct_orders, ct_products
 from ct_ometria.defs.io import PartitionedParquetIOManager
-from ct_ometria.defs.jobs import customers_to_contacts, customers_to_contacts_daily
-from ct_ometria.defs.ometria import ometria_contacts, ometria_contacts_sync
+from ct_ometria.defs.jobs import customers_to_contacts, sync_to_ometria, sync_to_ometria_daily
+from ct_ometria.defs.ometria import (
+    ometria_contacts,
+    ometria_contacts_sync,
+    ometria_orders,
+    ometria_orders_sync,
+    ometria_products,
+    ometria_products_sync,
+)
 from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource, OmetriaResource
 from ct_ometria.settings import DEFAULT_OMETRIA_API_URL, data_dir, env_value, mapping_config_path, push_rate
+
+ASSETS = [
+    ct_customers, ct_consents, ct_orders, ct_products, ct_categories,
+    ometria_contacts, ometria_orders, ometria_products,
+    ometria_contacts_sync, ometria_products_sync, ometria_orders_sync,
+]  # fmt: skip
 
 
 def build_resources() -> dict:
@@ -36,8 +49,8 @@ def build_resources() -> dict:
 
 
 defs = Definitions(
-    assets=[ct_customers, ometria_contacts, ometria_contacts_sync],
-    jobs=[customers_to_contacts],
-    schedules=[customers_to_contacts_daily],
+    assets=ASSETS,
+    jobs=[sync_to_ometria, customers_to_contacts],
+    schedules=[sync_to_ometria_daily],
     resources=build_resources(),
 )

@@ -14,10 +14,21 @@ from ct_ometria.config import load_mapping_config
 from ct_ometria.errors import ConfigError
 from ct_ometria.settings import commercetools_from_env, mapping_config_path, ometria_from_env
 
+EXTRACTED = ("read", "valid", "invalid", "commercetools_requests", "commercetools_retries")
+MAPPED = ("mapped", "invalid")
+PUSHED = ("pushed", "accepted", "rejected", "requests", "retries", "throttled_429")
 SUMMARY_KEYS = {
-    "ct_customers": ("read", "valid", "invalid", "commercetools_requests", "commercetools_retries"),
-    "ometria_contacts": ("mapped", "invalid"),
-    "ometria_contacts_sync": ("pushed", "accepted", "rejected", "requests", "retries", "throttled_429"),
+    "ct_customers": EXTRACTED,
+    "ct_consents": ("email_opted_in", "email_opted_out", "custom_objects"),
+    "ct_categories": EXTRACTED,
+    "ct_products": EXTRACTED,
+    "ct_orders": EXTRACTED,
+    "ometria_contacts": MAPPED,
+    "ometria_products": MAPPED,
+    "ometria_orders": MAPPED,
+    "ometria_contacts_sync": PUSHED,
+    "ometria_products_sync": PUSHED,
+    "ometria_orders_sync": (*PUSHED, "products_pulled_forward"),
 }
 
 
@@ -63,7 +74,7 @@ def run_sync(start: dt.date, end: dt.date) -> SyncOutcome:
     warnings.filterwarnings("ignore", category=PreviewWarning)
 
     from ct_ometria.definitions import defs
-    from ct_ometria.defs.jobs import CONTACTS_JOB
+    from ct_ometria.defs.jobs import SYNC_JOB
     from ct_ometria.defs.partitions import daily_partitions
 
     if end < start:
@@ -74,7 +85,7 @@ def run_sync(start: dt.date, end: dt.date) -> SyncOutcome:
             f"days must lie within the partitions {keys[0]} .. {keys[-1]} (sync.start_date in the mapping config "
             f"sets the first; the last is yesterday, UTC), got {start} .. {end}"
         )
-    job = defs.resolve_job_def(CONTACTS_JOB)
+    job = defs.resolve_job_def(SYNC_JOB)
     tags = {
         "dagster/asset_partition_range_start": start.isoformat(),
         "dagster/asset_partition_range_end": end.isoformat(),

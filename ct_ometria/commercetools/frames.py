@@ -1,28 +1,28 @@
 """Extracted commercetools documents as frames, and the pandera schemas that guard them.
 
 Each row keeps its raw document as JSON (``document``) so mapping works from exactly what
-commercetools returned, plus the flat columns a data team filters on and pandera checks.
+commercetools returned, the references the extraction resolved for it (``context``: a customer's
+identifiers, discount codes, category paths), and the flat columns a data team filters on and
+pandera checks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 from email_validator import EmailNotValidError, validate_email
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from ct_ometria.commercetools.models import Customer
+from ct_ometria.commercetools.models import Category, Customer, Order, Product
 from ct_ometria.validation import REJECTION, apply_schema
 
-CUSTOMER_COLUMNS = [
-    "id", "version", "email", "customer_number", "external_id", "key", "locale", "store_keys",
-    "created_at", "last_modified_at", "partition", "document", REJECTION,
-]  # fmt: skip
+BASE_COLUMNS = ["id", "version", "created_at", "last_modified_at", "partition", "document", "context"]
 
 
 def is_email(value: object) -> bool:
@@ -58,68 +58,128 @@ def _utc(value: Any) -> pd.Timestamp | None:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def customer_row(document: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Entity:
+    """What distinguishes one commercetools resource's frame from another's."""
+
+    name: str
+    model: type[BaseModel]
+    columns: Callable[[Any], dict[str, Any]]
+    column_names: tuple[str, ...]
+    schema: pa.DataFrameSchema
+
+
+def entity_row(document: dict[str, Any], entity: Entity, context: Any = None) -> dict[str, Any]:
     """One frame row; a document pydantic cannot read keeps its id and gets its reason."""
-    row: dict[str, Any] = {
-        "id": str(document.get("id")) if document.get("id") is not None else None,
-        "version": document.get("version") if isinstance(document.get("version"), int) else None,
-        "email": document.get("email") if isinstance(document.get("email"), str) else None,
-        "document": json.dumps(document, ensure_ascii=False, sort_keys=True),
-        REJECTION: None,
-    }
+    row: dict[str, Any] = {name: None for name in entity.column_names}
+    row.update(
+        id=str(document["id"]) if document.get("id") is not None else None,
+        version=document.get("version") if isinstance(document.get("version"), int) else None,
+        document=json.dumps(document, ensure_ascii=False, sort_keys=True),
+        context=json.dumps(context, ensure_ascii=False, sort_keys=True) if context is not None else None,
+        last_modified_at=_utc(document.get("lastModifiedAt")),
+        created_at=_utc(document.get("createdAt")),
+    )
+    modified = row["last_modified_at"]
+    row["partition"] = partition_of(modified.to_pydatetime()) if modified is not None else None
+    row[REJECTION] = None
     try:
-        customer = Customer.model_validate(document)
+        parsed = entity.model.model_validate(document)
     except ValidationError as error:
-        modified = _utc(document.get("lastModifiedAt"))
-        row.update(last_modified_at=modified, created_at=_utc(document.get("createdAt")), store_keys="")
-        row["partition"] = partition_of(modified.to_pydatetime()) if modified is not None else None
         row[REJECTION] = pydantic_reasons(error)
         return row
-    row.update(
-        customer_number=customer.customer_number,
-        external_id=customer.external_id,
-        key=customer.key,
-        locale=customer.locale,
-        store_keys=",".join(customer.store_keys),
-        created_at=_utc(customer.created_at),
-        last_modified_at=_utc(customer.last_modified_at),
-        partition=partition_of(customer.last_modified_at),
-    )
+    row.update(entity.columns(parsed))
     return row
 
 
-def customers_frame(documents: Iterable[dict[str, Any]]) -> pd.DataFrame:
+def entity_frame(
+    documents: Iterable[dict[str, Any]], entity: Entity, contexts: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """Rows for ``documents``, deduplicated on id keeping the highest version, then validated."""
-    frame = pd.DataFrame([customer_row(doc) for doc in documents], columns=CUSTOMER_COLUMNS)
+    contexts = contexts or {}
+    columns = [*BASE_COLUMNS, *entity.column_names, REJECTION]
+    rows = [entity_row(doc, entity, contexts.get(str(doc.get("id")))) for doc in documents]
+    frame = pd.DataFrame(rows, columns=columns)
     frame["version"] = frame["version"].astype("Int64")
-    for column in ("customer_number", "external_id", "key", "locale"):
-        frame[column] = frame[column].astype(object)
     for column in ("created_at", "last_modified_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in entity.column_names:
+        if frame[column].dtype == float and frame[column].isna().all():
+            frame[column] = frame[column].astype(object)
     frame = (
         frame.sort_values(["id", "version"], na_position="first")
         .drop_duplicates(subset=["id"], keep="last")
         .sort_values("id")
         .reset_index(drop=True)
     )
-    return apply_schema(frame, CUSTOMERS_SCHEMA)
+    return apply_schema(frame, entity.schema)
 
 
-CUSTOMERS_SCHEMA = pa.DataFrameSchema(
+BASE_SCHEMA = pa.DataFrameSchema(
     {
         "id": pa.Column(str, nullable=False, unique=True, checks=pa.Check.str_length(min_value=1)),
         "version": pa.Column("Int64", nullable=False, checks=pa.Check.ge(1)),
-        "email": pa.Column(
-            str,
-            nullable=False,
-            checks=pa.Check(is_email, element_wise=True, error="not a valid email address"),
-        ),
         "last_modified_at": pa.Column("datetime64[ns, UTC]", nullable=False),
         "created_at": pa.Column("datetime64[ns, UTC]", nullable=True),
         "partition": pa.Column(str, nullable=False),
         "document": pa.Column(str, nullable=False),
     },
-    name="ct_customers",
     strict=False,
-    coerce=False,
 )
+
+_EMAIL = pa.Check(is_email, element_wise=True, error="not a valid email address")
+
+CUSTOMERS = Entity(
+    name="ct_customers",
+    model=Customer,
+    columns=lambda c: {
+        "email": c.email, "customer_number": c.customer_number, "external_id": c.external_id,
+        "key": c.key, "locale": c.locale, "store_keys": ",".join(c.store_keys),
+    },
+    column_names=("email", "customer_number", "external_id", "key", "locale", "store_keys"),
+    schema=BASE_SCHEMA.add_columns({"email": pa.Column(str, nullable=False, checks=_EMAIL)}).set_name("ct_customers"),
+)  # fmt: skip
+
+ORDERS = Entity(
+    name="ct_orders",
+    model=Order,
+    columns=lambda o: {
+        "order_number": o.order_number, "customer_id": o.customer_id, "email": o.customer_email,
+        "store_key": o.store.key if o.store else None, "currency": o.total_price.currency_code,
+        "order_state": o.order_state, "line_items": len(o.line_items),
+    },
+    column_names=("order_number", "customer_id", "email", "store_key", "currency", "order_state", "line_items"),
+    schema=BASE_SCHEMA.add_columns(
+        {
+            "email": pa.Column(str, nullable=True, checks=_EMAIL),
+            "currency": pa.Column(str, nullable=False, checks=pa.Check.str_matches(r"^[A-Z]{3}$")),
+            "order_state": pa.Column(str, checks=pa.Check.isin(["Open", "Confirmed", "Complete", "Cancelled"])),
+        }
+    ).set_name("ct_orders"),
+)  # fmt: skip
+
+PRODUCTS = Entity(
+    name="ct_products",
+    model=Product,
+    columns=lambda p: {
+        "key": p.key, "published": p.master_data.published,
+        "variants": len(p.master_data.current.all_variants()),
+        "master_sku": p.master_data.current.master_variant.sku,
+    },
+    column_names=("key", "published", "variants", "master_sku"),
+    schema=BASE_SCHEMA.add_columns({"variants": pa.Column("Int64", coerce=True, checks=pa.Check.ge(1))}).set_name(
+        "ct_products"
+    ),
+)  # fmt: skip
+
+CATEGORIES = Entity(
+    name="ct_categories",
+    model=Category,
+    columns=lambda c: {"key": c.key, "parent_id": c.parent.id if c.parent else None, "depth": len(c.ancestors)},
+    column_names=("key", "parent_id", "depth"),
+    schema=BASE_SCHEMA.set_name("ct_categories"),
+)
+
+
+def customers_frame(documents: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    return entity_frame(documents, CUSTOMERS)

@@ -66,3 +66,201 @@ class Customer(_Model):
             if wanted and wanted in by_id:
                 return by_id[wanted]
         return self.addresses[0] if self.addresses else None
+
+
+LocalizedString = dict[str, str]
+
+
+class Money(_Model):
+    """Kept as the raw dict for exact conversion in ``mapping.money``."""
+
+    type: str | None = None
+    currency_code: str = Field(alias="currencyCode")
+    cent_amount: int = Field(alias="centAmount")
+    fraction_digits: int | None = Field(default=None, alias="fractionDigits")
+    precise_amount: int | None = Field(default=None, alias="preciseAmount")
+
+    def raw(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class TaxedPrice(_Model):
+    total_net: Money | None = Field(default=None, alias="totalNet")
+    total_gross: Money | None = Field(default=None, alias="totalGross")
+    total_tax: Money | None = Field(default=None, alias="totalTax")
+
+
+class DiscountedPrice(_Model):
+    value: Money
+
+
+class Price(_Model):
+    id: str | None = None
+    value: Money
+    country: str | None = None
+    customer_group: Reference | None = Field(default=None, alias="customerGroup")
+    channel: Reference | None = None
+    valid_from: dt.datetime | None = Field(default=None, alias="validFrom")
+    valid_until: dt.datetime | None = Field(default=None, alias="validUntil")
+    discounted: DiscountedPrice | None = None
+
+
+class Image(_Model):
+    url: str
+
+
+class Attribute(_Model):
+    name: str
+    value: Any = None
+
+
+class Variant(_Model):
+    id: int
+    sku: str | None = None
+    key: str | None = None
+    prices: list[Price] = Field(default_factory=list)
+    images: list[Image] = Field(default_factory=list)
+    attributes: list[Attribute] = Field(default_factory=list)
+
+
+class DiscountedLinePortion(_Model):
+    discount: Reference | None = None
+    discounted_amount: Money = Field(alias="discountedAmount")
+
+
+class DiscountedPricePerQuantity(_Model):
+    quantity: int
+    discounted_price: dict[str, Any] = Field(alias="discountedPrice")
+
+
+class LineItem(_Model):
+    id: str
+    product_id: str = Field(alias="productId")
+    product_key: str | None = Field(default=None, alias="productKey")
+    name: LocalizedString = Field(default_factory=dict)
+    variant: Variant
+    price: Price
+    quantity: int
+    total_price: Money = Field(alias="totalPrice")
+    taxed_price: TaxedPrice | None = Field(default=None, alias="taxedPrice")
+    discounted_price_per_quantity: list[DiscountedPricePerQuantity] = Field(
+        default_factory=list, alias="discountedPricePerQuantity"
+    )
+    distribution_channel: Reference | None = Field(default=None, alias="distributionChannel")
+
+
+class OrderAddress(_Model):
+    city: str | None = None
+    postal_code: str | None = Field(default=None, alias="postalCode")
+    country: str | None = None
+    state: str | None = None
+
+
+class ReturnItem(_Model):
+    id: str | None = None
+    quantity: int
+    line_item_id: str | None = Field(default=None, alias="lineItemId")
+    shipment_state: str | None = Field(default=None, alias="shipmentState")
+    payment_state: str | None = Field(default=None, alias="paymentState")
+
+
+class ReturnInfo(_Model):
+    items: list[ReturnItem] = Field(default_factory=list)
+    return_date: dt.datetime | None = Field(default=None, alias="returnDate")
+
+
+class DiscountCodeInfo(_Model):
+    discount_code: Reference = Field(alias="discountCode")
+    state: str | None = None
+
+
+class ShippingInfo(_Model):
+    shipping_method_name: str | None = Field(default=None, alias="shippingMethodName")
+    price: Money | None = None
+    taxed_price: TaxedPrice | None = Field(default=None, alias="taxedPrice")
+
+
+class Order(_Model):
+    id: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    order_number: str | None = Field(default=None, alias="orderNumber")
+    customer_id: str | None = Field(default=None, alias="customerId")
+    customer_email: str | None = Field(default=None, alias="customerEmail")
+    anonymous_id: str | None = Field(default=None, alias="anonymousId")
+    store: Reference | None = None
+    line_items: list[LineItem] = Field(default_factory=list, alias="lineItems")
+    total_price: Money = Field(alias="totalPrice")
+    taxed_price: TaxedPrice | None = Field(default=None, alias="taxedPrice")
+    taxed_shipping_price: TaxedPrice | None = Field(default=None, alias="taxedShippingPrice")
+    shipping_info: ShippingInfo | None = Field(default=None, alias="shippingInfo")
+    discount_codes: list[DiscountCodeInfo] = Field(default_factory=list, alias="discountCodes")
+    billing_address: OrderAddress | None = Field(default=None, alias="billingAddress")
+    shipping_address: OrderAddress | None = Field(default=None, alias="shippingAddress")
+    country: str | None = None
+    locale: str | None = None
+    order_state: str = Field(alias="orderState")
+    shipment_state: str | None = Field(default=None, alias="shipmentState")
+    payment_state: str | None = Field(default=None, alias="paymentState")
+    return_info: list[ReturnInfo] = Field(default_factory=list, alias="returnInfo")
+    origin: str | None = None
+    completed_at: dt.datetime | None = Field(default=None, alias="completedAt")
+    created_at: dt.datetime = Field(alias="createdAt")
+    last_modified_at: dt.datetime = Field(alias="lastModifiedAt")
+
+
+class ProductData(_Model):
+    name: LocalizedString = Field(default_factory=dict)
+    slug: LocalizedString = Field(default_factory=dict)
+    description: LocalizedString | None = None
+    categories: list[Reference] = Field(default_factory=list)
+    master_variant: Variant = Field(alias="masterVariant")
+    variants: list[Variant] = Field(default_factory=list)
+
+    def all_variants(self) -> list[Variant]:
+        return [self.master_variant, *self.variants]
+
+
+class MasterData(_Model):
+    published: bool = False
+    current: ProductData
+    staged: ProductData | None = None
+
+
+class Product(_Model):
+    """``GET /products``: the full product, so unpublished products are seen too (the current
+    projection endpoint returns published products only)."""
+
+    id: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    key: str | None = None
+    master_data: MasterData = Field(alias="masterData")
+    created_at: dt.datetime = Field(alias="createdAt")
+    last_modified_at: dt.datetime = Field(alias="lastModifiedAt")
+
+
+class Category(_Model):
+    id: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    key: str | None = None
+    name: LocalizedString = Field(default_factory=dict)
+    slug: LocalizedString = Field(default_factory=dict)
+    parent: Reference | None = None
+    ancestors: list[Reference] = Field(default_factory=list)
+    created_at: dt.datetime = Field(alias="createdAt")
+    last_modified_at: dt.datetime = Field(alias="lastModifiedAt")
+
+
+class Store(_Model):
+    id: str
+    key: str
+    name: LocalizedString | None = None
+    languages: list[str] = Field(default_factory=list)
+    countries: list[dict[str, Any]] = Field(default_factory=list)
+    distribution_channels: list[Reference] = Field(default_factory=list, alias="distributionChannels")
+
+
+class Project(_Model):
+    key: str
+    currencies: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list)

@@ -1,74 +1,123 @@
 """Extraction assets: commercetools documents for a window of ``lastModifiedAt``."""
 
-import time
+import json
 
-from dagster import (
-    AssetCheckSpec,
-    AssetExecutionContext,
-    BackfillPolicy,
-    MetadataValue,
-    Output,
-    asset,
-)
+import pandas as pd
+from dagster import AssetCheckSpec, AssetExecutionContext, BackfillPolicy, MetadataValue, Output, asset
 
-from ct_ometria.commercetools.frames import customers_frame
-from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table, per_partition_counts, validation_check
+from ct_ometria.commercetools.consent import consent_frame, fetch_consent_objects
+from ct_ometria.commercetools.frames import CATEGORIES, CUSTOMERS, ORDERS, PRODUCTS
+from ct_ometria.commercetools.resolve import order_contexts, product_contexts
+from ct_ometria.defs.extract import extract
+from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table
 from ct_ometria.defs.partitions import daily_partitions
 from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource
-from ct_ometria.validation import verdict
 
 CUSTOMERS_VALID = "customers_valid"
+ORDERS_VALID = "orders_valid"
+PRODUCTS_VALID = "products_valid"
+CATEGORIES_VALID = "categories_valid"
+CONSENTS_VALID = "consents_valid"
 
 
-@asset(
+def _spec(check: str, asset_name: str, what: str) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        check,
+        asset=asset_name,
+        blocking=True,
+        description=f"{what}; fails when invalid records exceed the configured tolerance.",
+    )
+
+
+EXTRACTION = dict(
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    check_specs=[
-        AssetCheckSpec(
-            CUSTOMERS_VALID,
-            asset="ct_customers",
-            blocking=True,
-            description="Every customer has an id, a version, a valid email and timestamps; "
-            "fails when invalid customers exceed the configured tolerance.",
-        )
-    ],
     pool="commercetools",
     group_name="commercetools",
     kinds={"commercetools", "pandas", "parquet"},
     io_manager_key="frames_io_manager",
 )
+
+
+@asset(check_specs=[_spec(CUSTOMERS_VALID, "ct_customers", "Every customer has an id, a version, a valid email and timestamps")], **EXTRACTION)
 def ct_customers(context: AssetExecutionContext, commercetools: CommercetoolsResource, mapping: MappingConfigResource):
     """Customers whose ``lastModifiedAt`` falls in the partition's day(s), read from commercetools
     by keyset paging (``sort=id asc``, ``where=id > :last``, 500 per page). Deduplicated on id,
     keeping the highest version. Each row keeps its raw document; rows that fail validation keep
     their reason in ``rejection`` and stop here."""
+    yield from extract(context, commercetools, mapping.load(), "customers", CUSTOMERS, CUSTOMERS_VALID)
+
+
+@asset(check_specs=[_spec(ORDERS_VALID, "ct_orders", "Every order has an id, a version, an order state, an ISO currency and a valid email when it has one")], **EXTRACTION)
+def ct_orders(context: AssetExecutionContext, commercetools: CommercetoolsResource, mapping: MappingConfigResource):
+    """Orders modified in the partition's day(s). Each row's ``context`` holds what mapping needs
+    from elsewhere: the registered customer's identifiers (for the configured ``customer_id``
+    strategy) and the text of the order's discount codes."""
+    yield from extract(
+        context, commercetools, mapping.load(), "orders", ORDERS, ORDERS_VALID, contexts=order_contexts,
+        preview=("id", "order_number", "order_state", "currency", "partition"),
+    )  # fmt: skip
+
+
+@asset(check_specs=[_spec(PRODUCTS_VALID, "ct_products", "Every product has an id, a version and at least one variant")], **EXTRACTION)
+def ct_products(context: AssetExecutionContext, commercetools: CommercetoolsResource, mapping: MappingConfigResource):
+    """Products modified in the partition's day(s), read from ``/products`` so unpublished products are
+    seen too (the current product projections list published ones only). Mapping uses the current
+    (published) data, all variants and all prices; each row's ``context`` holds its categories with
+    their full paths per locale."""
+    yield from extract(
+        context, commercetools, mapping.load(), "products", PRODUCTS, PRODUCTS_VALID, contexts=product_contexts,
+        preview=("id", "key", "published", "variants", "partition"),
+    )  # fmt: skip
+
+
+@asset(check_specs=[_spec(CATEGORIES_VALID, "ct_categories", "Every category has an id and a version")], **EXTRACTION)
+def ct_categories(context: AssetExecutionContext, commercetools: CommercetoolsResource, mapping: MappingConfigResource):
+    """Categories modified in the partition's day(s), each with its ancestor chain expanded, so the
+    full path (root > … > category) is known in every locale. Products carry these paths as
+    ``category`` attributes."""
+    yield from extract(
+        context, commercetools, mapping.load(), "categories", CATEGORIES, CATEGORIES_VALID,
+        expand=("ancestors[*]",), contexts=_category_paths, preview=("id", "key", "depth", "partition"),
+    )  # fmt: skip
+
+
+def _category_paths(client, documents):
+    from ct_ometria.commercetools.resolve import localized_path
+
+    return {document["id"]: {"path": localized_path(document)} for document in documents}
+
+
+@asset(
+    check_specs=[_spec(CONSENTS_VALID, "ct_consents", "Every consent row names a customer or an email, with booleans and timestamps")],
+    **{**EXTRACTION, "kinds": {"commercetools", "pandas", "parquet"}},
+)  # fmt: skip
+def ct_consents(
+    context: AssetExecutionContext, ct_customers: pd.DataFrame, commercetools: CommercetoolsResource,
+    mapping: MappingConfigResource,
+):  # fmt: skip
+    """Consent as commercetools holds it, for the customers of the partition: the configured customer
+    custom fields (email and SMS opt-in, with their timestamps), or the custom objects of the
+    configured container modified in the window. No rule is applied here; the contacts carry it."""
     config = mapping.load()
-    window = context.partition_time_window
-    started = time.monotonic()
-    with commercetools.client() as client:
-        documents = [
-            document
-            for page in client.modified_between("customers", window.start, window.end, limit=config.sync.page_size)
-            for document in page
-        ]
-        requests, retries = client.requests, client.retries
-    frame = customers_frame(documents)
+    objects = []
+    if config.consent.custom_object_container:
+        window = context.partition_time_window
+        with commercetools.client() as client:
+            objects = fetch_consent_objects(client, config.consent.custom_object_container, window.start, window.end)
+    frame = consent_frame(ct_customers, objects, config.consent)
+    from ct_ometria.validation import verdict
+    from ct_ometria.defs.metadata import validation_check
+
     result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
-    elapsed = time.monotonic() - started
     yield Output(
         frame,
         metadata={
             "dagster/row_count": MetadataValue.int(len(frame)),
-            "read": MetadataValue.int(len(documents)),
-            "valid": MetadataValue.int(result.total - result.invalid),
-            "invalid": MetadataValue.int(result.invalid),
-            "window": MetadataValue.text(f"{window.start.isoformat()} .. {window.end.isoformat()}"),
-            "commercetools_requests": MetadataValue.int(requests),
-            "commercetools_retries": MetadataValue.int(retries),
-            "duration_seconds": MetadataValue.float(round(elapsed, 3)),
-            "records_per_second": MetadataValue.float(round(len(documents) / elapsed, 1) if elapsed else 0.0),
-            "per_partition": per_partition_counts(frame),
-            "preview": md_table(frame, ["id", "version", "partition", "last_modified_at"], PREVIEW_ROWS),
+            "email_opted_in": MetadataValue.int(int((frame["email_optin"] == True).sum())),  # noqa: E712
+            "email_opted_out": MetadataValue.int(int((frame["email_optin"] == False).sum())),  # noqa: E712
+            "custom_objects": MetadataValue.int(len(objects)),
+            "preview": md_table(frame, ["customer", "source", "email_optin", "sms_optin", "partition"], PREVIEW_ROWS),
         },
     )
-    yield validation_check(CUSTOMERS_VALID, frame, result, "customers")
+    yield validation_check(CONSENTS_VALID, frame, result, "consents")

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from dagster import AssetSelection, build_schedule_from_partitioned_job, define_asset_job
 
-from ct_ometria.defs.commercetools import ct_customers
-from ct_ometria.defs.ometria import ometria_contacts, ometria_contacts_sync
-
+SYNC_JOB = "sync_to_ometria"
 CONTACTS_JOB = "customers_to_contacts"
+
+sync_to_ometria = define_asset_job(
+    SYNC_JOB,
+    selection=AssetSelection.groups("commercetools", "ometria"),
+    description="Every entity, commercetools to Ometria, for one day or a range of days in one run: "
+    "products and contacts first, then the orders that reference them.",
+)
 
 customers_to_contacts = define_asset_job(
     CONTACTS_JOB,
-    selection=AssetSelection.assets(ct_customers, ometria_contacts, ometria_contacts_sync),
-    description="commercetools customers to Ometria contacts, for one day or a range of days in one run.",
+    selection=AssetSelection.assets("ct_customers", "ct_consents", "ometria_contacts", "ometria_contacts_sync"),
+    description="commercetools customers (and their consent) to Ometria contacts only.",
 )
 
 # Each night at 02:00 UTC, sync the day that just ended.
-customers_to_contacts_daily = build_schedule_from_partitioned_job(customers_to_contacts, hour_of_day=2)
+sync_to_ometria_daily = build_schedule_from_partitioned_job(sync_to_ometria, hour_of_day=2)

@@ -1,149 +1,199 @@
-"""Mapping and sync assets: commercetools frames become Ometria records, then reach Ometria."""
+"""Mapping and sync assets: commercetools frames become Ometria records, then reach Ometria.
 
+Delivery order follows Ometria's linking rules: products and contacts sync before the orders that
+reference them, and an order line whose product is not in the run is sent after pulling that product
+forward from commercetools.
+"""
+
+import datetime as dt
+import json
 import time
 
 import pandas as pd
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    BackfillPolicy,
-    Failure,
-    MaterializeResult,
-    MetadataValue,
-    Output,
-    asset,
-)
+from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, BackfillPolicy, MetadataValue, asset
 
-from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table, per_partition_counts, validation_check
+from ct_ometria.commercetools.consent import consent_by_customer
+from ct_ometria.commercetools.frames import PRODUCTS, entity_frame
+from ct_ometria.commercetools.resolve import fetch_by_ids, fetch_stores, product_contexts
+from ct_ometria.config import MappingConfig
+from ct_ometria.defs.extract import mapped_output
 from ct_ometria.defs.partitions import daily_partitions
-from ct_ometria.defs.resources import MappingConfigResource, OmetriaResource
-from ct_ometria.mapping.frames import contacts_frame
-from ct_ometria.ometria.client import Encoded, PushReport
-from ct_ometria.validation import valid_rows, verdict
+from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource, OmetriaResource
+from ct_ometria.defs.sync import encoded, push_frame
+from ct_ometria.mapping.frames import contacts_frame, orders_frame, products_frame
+from ct_ometria.mapping.stores import StoreContext, resolve_stores
+from ct_ometria.validation import valid_rows
 
-CONTACTS_VALID = "contacts_valid"
-CONTACTS_ACCEPTED = "contacts_accepted"
+CONTACTS_VALID, CONTACTS_ACCEPTED = "contacts_valid", "contacts_accepted"
+ORDERS_VALID, ORDERS_ACCEPTED = "orders_valid", "orders_accepted"
+PRODUCTS_VALID, PRODUCTS_ACCEPTED = "products_valid", "products_accepted"
+CONSENT_COLUMNS = ("email_optin", "email_optin_at", "sms_optin", "sms_optin_at")
 
-
-@asset(
+MAPPING = dict(
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
-    check_specs=[
-        AssetCheckSpec(
-            CONTACTS_VALID,
-            asset="ometria_contacts",
-            blocking=True,
-            description="Every contact has a PII-free id and customer_id, a trimmed lower-case valid email "
-            "and fits Ometria's 60 KB; fails when invalid contacts exceed the configured tolerance.",
-        )
-    ],
     group_name="ometria",
     kinds={"pandas", "parquet"},
     io_manager_key="frames_io_manager",
 )
-def ometria_contacts(context: AssetExecutionContext, ct_customers: pd.DataFrame, mapping: MappingConfigResource):
+SYNC = dict(partitions_def=daily_partitions, backfill_policy=BackfillPolicy.single_run(), pool="ometria",
+            group_name="ometria", kinds={"ometria"})  # fmt: skip
+
+
+def _valid_spec(check: str, asset_name: str, what: str) -> AssetCheckSpec:
+    return AssetCheckSpec(check, asset=asset_name, blocking=True,
+                          description=f"{what}; fails when invalid records exceed the configured tolerance.")  # fmt: skip
+
+
+def _accepted_spec(check: str, asset_name: str) -> AssetCheckSpec:
+    return AssetCheckSpec(check, asset=asset_name, description="Ometria accepted every batch and rejected no record.")
+
+
+def store_contexts(commercetools: CommercetoolsResource, config: MappingConfig) -> dict[str, StoreContext]:
+    with commercetools.client() as client:
+        stores, project = fetch_stores(client)
+    return resolve_stores(stores, project, config)
+
+
+@asset(check_specs=[_valid_spec(CONTACTS_VALID, "ometria_contacts", "Every contact has a PII-free id and customer_id, a trimmed lower-case valid email and fits 60 KB")], **MAPPING)
+def ometria_contacts(
+    context: AssetExecutionContext, ct_customers: pd.DataFrame, ct_consents: pd.DataFrame, mapping: MappingConfigResource
+):
     """Ometria contact records mapped from the valid customers of the partition(s). ``record`` holds
     the exact JSON that will be pushed: contact id = commercetools customer id (never personal
     data), ``customer_id`` by the configured strategy, email trimmed and lower-cased, store ids
-    from the mapping config, ``@merge`` so fields not sent keep Ometria's values."""
+    from the mapping config, ``@merge`` so fields not sent keep Ometria's values. The customer's
+    consent (from ``ct_consents``) travels in the ``email_optin*``/``sms_optin*`` columns."""
+    started = time.monotonic()
     config = mapping.load()
     frame = contacts_frame(ct_customers, config)
-    result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
-    yield Output(
-        frame,
-        metadata={
-            "dagster/row_count": MetadataValue.int(len(frame)),
-            "mapped": MetadataValue.int(result.total - result.invalid),
-            "invalid": MetadataValue.int(result.invalid),
-            "upstream_invalid": MetadataValue.int(len(ct_customers) - len(valid_rows(ct_customers))),
-            "per_partition": per_partition_counts(frame),
-            "preview": md_table(frame, ["id", "customer_id", "partition", "record_bytes"], PREVIEW_ROWS),
-        },
-    )
-    yield validation_check(CONTACTS_VALID, frame, result, "contacts")
+    consent = consent_by_customer(ct_consents)
+    for column in CONSENT_COLUMNS:
+        frame[column] = [
+            (consent.get(source) or consent.get(f"email:{email}") or {}).get(column)
+            for source, email in zip(frame["source_id"], frame["email"], strict=True)
+        ]
+    yield from mapped_output(frame, ct_customers, config, CONTACTS_VALID, "contacts",
+                             ("id", "customer_id", "partition", "record_bytes"), started)  # fmt: skip
 
 
-@asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    check_specs=[
-        AssetCheckSpec(
-            CONTACTS_ACCEPTED,
-            asset="ometria_contacts_sync",
-            description="Ometria accepted every batch and rejected no record.",
-        )
-    ],
-    pool="ometria",
-    group_name="ometria",
-    kinds={"ometria"},
-)
-def ometria_contacts_sync(
-    context: AssetExecutionContext, ometria_contacts: pd.DataFrame, ometria: OmetriaResource
-) -> MaterializeResult:
+@asset(check_specs=[_valid_spec(ORDERS_VALID, "ometria_orders", "Every order has a PII-free id, an ISO currency, a non-negative grand total and a known status")], **MAPPING)
+def ometria_orders(
+    context: AssetExecutionContext, ct_orders: pd.DataFrame, commercetools: CommercetoolsResource,
+    mapping: MappingConfigResource,
+):  # fmt: skip
+    """Ometria order records: money exact to the currency's digits (``Decimal``, never float),
+    ``grand_total`` from the taxed gross total, lines with unit price, totals, discounts and refunds,
+    status from the order and shipment states (cancelled and fully refunded orders carry
+    ``is_valid: false``), the customer's id and email (guests: email only), the store, coupon codes
+    and addresses reduced to city, postcode and country."""
+    started = time.monotonic()
+    config = mapping.load()
+    frame = orders_frame(ct_orders, store_contexts(commercetools, config), config)
+    yield from mapped_output(frame, ct_orders, config, ORDERS_VALID, "orders",
+                             ("id", "status", "currency", "grand_total", "partition"), started)  # fmt: skip
+
+
+@asset(check_specs=[_valid_spec(PRODUCTS_VALID, "ometria_products", "Every product has a PII-free id, fits 60 KB and says whether it is active and a variant")], **MAPPING)
+def ometria_products(
+    context: AssetExecutionContext, ct_products: pd.DataFrame, ct_categories: pd.DataFrame,
+    commercetools: CommercetoolsResource, mapping: MappingConfigResource,
+):  # fmt: skip
+    """Ometria product records: one parent per product (id by the configured strategy) with a listing
+    per store (title in the store's locale, URL from the template and the localised slug, price in
+    the store's currency and country, discounted price as ``special_price``, image, ``is_active``
+    from publication), category paths as ``category`` attributes, allow-listed attributes, and one
+    ``is_variant`` record per variant pointing to its parent."""
+    started = time.monotonic()
+    config = mapping.load()
+    products = _with_fresh_category_paths(ct_products, ct_categories)
+    frame = products_frame(products, store_contexts(commercetools, config), config, dt.datetime.now(dt.timezone.utc))
+    yield from mapped_output(frame, ct_products, config, PRODUCTS_VALID, "products",
+                             ("id", "parent_id", "is_variant", "is_active", "partition"), started)  # fmt: skip
+
+
+def _with_fresh_category_paths(products: pd.DataFrame, categories: pd.DataFrame) -> pd.DataFrame:
+    """Category paths changed in the same window win over those read with the products."""
+    fresh = {row.id: json.loads(row.context)["path"] for row in valid_rows(categories).itertuples() if row.context}
+    if not fresh or products.empty:
+        return products
+
+    def refresh(text: str | None) -> str | None:
+        if not text:
+            return text
+        context = json.loads(text)
+        for category_id, info in context.get("categories", {}).items():
+            if category_id in fresh:
+                info["path"] = fresh[category_id]
+        return json.dumps(context, ensure_ascii=False, sort_keys=True)
+
+    return products.assign(context=products["context"].map(refresh))
+
+
+@asset(check_specs=[_accepted_spec(CONTACTS_ACCEPTED, "ometria_contacts_sync")], **SYNC)
+def ometria_contacts_sync(context: AssetExecutionContext, ometria_contacts: pd.DataFrame, ometria: OmetriaResource):
     """Pushes the valid contact records to Ometria's ``POST /v2/push``: batches of at most 100, one
     request every 1/8 s (the account's rate), 429 and 5xx retried honouring ``Retry-After``.
     Records set aside by the checks upstream are not sent."""
     records = valid_rows(ometria_contacts)
-    started = time.monotonic()
+    return push_frame(context, ometria, encoded(records, "contact"), len(records), CONTACTS_ACCEPTED, "contacts")
+
+
+@asset(check_specs=[_accepted_spec(PRODUCTS_ACCEPTED, "ometria_products_sync")], **SYNC)
+def ometria_products_sync(context: AssetExecutionContext, ometria_products: pd.DataFrame, ometria: OmetriaResource):
+    """Pushes the valid product records (parents, then variants) to Ometria, before any order of the
+    same run, so order lines link to known products."""
+    records = valid_rows(ometria_products).sort_values("is_variant", kind="stable")
+    return push_frame(context, ometria, encoded(records, "product"), len(records), PRODUCTS_ACCEPTED, "products")
+
+
+@asset(
+    check_specs=[_accepted_spec(ORDERS_ACCEPTED, "ometria_orders_sync")],
+    deps=[AssetKey("ometria_products_sync"), AssetKey("ometria_contacts_sync")],
+    **SYNC,
+)
+def ometria_orders_sync(
+    context: AssetExecutionContext, ometria_orders: pd.DataFrame, ct_orders: pd.DataFrame,
+    commercetools: CommercetoolsResource, ometria: OmetriaResource, mapping: MappingConfigResource,
+):  # fmt: skip
+    """Pushes the valid order records after the run's products and contacts. Every product the orders'
+    lines reference is read from commercetools and sent first, so a line never points at a product
+    Ometria has not received."""
+    config = mapping.load()
+    records = valid_rows(ometria_orders)
+    referenced = _line_product_ids(ct_orders, set(records["source_id"]))
     with ometria.client() as client:
-        report = client.push(
-            Encoded("contact", row.id, row.record.encode("utf-8")) for row in records.itertuples(index=False)
-        )
-        throttled, retries = client.throttled, client.retries
-    elapsed = time.monotonic() - started
-    metadata = push_metadata(report, len(records), elapsed, throttled, retries)
-    if report.failed or report.refused:
-        raise Failure(
-            description=f"{len(report.failed)} batch(es) refused by Ometria and {len(report.refused)} record(s) "
-            f"refused before sending; {report.sent} records were delivered",
-            metadata=metadata,
-        )
-    context.log.info(f"pushed {report.sent} contacts in {report.requests} requests ({elapsed:.1f}s)")
-    return MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            AssetCheckResult(
-                check_name=CONTACTS_ACCEPTED,
-                passed=report.rejected == 0,
-                severity=AssetCheckSeverity.ERROR,
-                description=f"Ometria accepted {report.accepted} and rejected {report.rejected} of {report.sent} records",
-                metadata={"accepted": report.accepted, "rejected": report.rejected},
-            )
-        ],
-    )
+        pulled = _pull_products_forward(context, referenced, commercetools, config, client)
+        return push_frame(
+            context, ometria, encoded(records, "order"), len(records), ORDERS_ACCEPTED, "orders",
+            extra_metadata={"products_pulled_forward": MetadataValue.int(pulled)}, client=client,
+        )  # fmt: skip
 
 
-def push_metadata(report: PushReport, to_send: int, elapsed: float, throttled: int, retries: int) -> dict:
-    batches = pd.DataFrame(
-        [
-            {"request_id": b.request_id, "records": len(b.record_ids), "status": b.status, "attempts": b.attempts}
-            for b in report.batches
-        ],
-        columns=["request_id", "records", "status", "attempts"],
-    )
+def _line_product_ids(orders: pd.DataFrame, order_ids: set[str]) -> set[str]:
     return {
-        "to_send": MetadataValue.int(to_send),
-        "pushed": MetadataValue.int(report.sent),
-        "accepted": MetadataValue.int(report.accepted),
-        "rejected": MetadataValue.int(report.rejected),
-        "refused_before_sending": MetadataValue.int(len(report.refused)),
-        "failed_batches": MetadataValue.int(len(report.failed)),
-        "requests": MetadataValue.int(report.requests),
-        "retries": MetadataValue.int(retries),
-        "throttled_429": MetadataValue.int(throttled),
-        "duration_seconds": MetadataValue.float(round(elapsed, 3)),
-        "records_per_second": MetadataValue.float(round(report.sent / elapsed, 1) if elapsed else 0.0),
-        "batches": md_table(batches, list(batches.columns), 10),
-        "refused_records": md_table(
-            pd.DataFrame([(r.record_type, r.record_id, r.reason) for r in report.refused], columns=["type", "id", "reason"]),
-            ["type", "id", "reason"],
-            20,
-        ),
-        "failed_batch_errors": md_table(
-            pd.DataFrame([(ids[0], len(ids), error) for ids, error in report.failed], columns=["first_id", "records", "error"]),
-            ["first_id", "records", "error"],
-            10,
-        ),
+        line["productId"]
+        for row in orders.itertuples(index=False)
+        if row.id in order_ids
+        for line in json.loads(row.document).get("lineItems", [])
+        if line.get("productId")
     }
+
+
+def _pull_products_forward(context, product_ids, commercetools, config, client) -> int:
+    if not product_ids:
+        return 0
+    with commercetools.client() as ct:
+        documents = list(fetch_by_ids(ct, "products", product_ids).values())
+        contexts = product_contexts(ct, documents)
+        stores, project = fetch_stores(ct)
+    frame = products_frame(
+        entity_frame(documents, PRODUCTS, contexts), resolve_stores(stores, project, config), config,
+        dt.datetime.now(dt.timezone.utc),
+    )  # fmt: skip
+    records = valid_rows(frame).sort_values("is_variant", kind="stable")
+    report = client.push(encoded(records, "product"))
+    missing = sorted(product_ids - {d["id"] for d in documents})
+    if missing:
+        context.log.warning(f"{len(missing)} product(s) referenced by orders are not in commercetools: {missing[:5]}")
+    return report.sent

@@ -1,60 +1,72 @@
 """Mapped Ometria records as frames, and the pandera schemas that must pass before a push.
 
 A row's ``record`` is the exact canonical JSON that will be sent, so what the check validated is
-what Ometria receives.
+what Ometria receives. One source row may give several records (a product and its variants);
+a source row that cannot be mapped gives one row with its reason.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
+from pydantic import ValidationError
 
 from ct_ometria.canonical import canonical_json
 from ct_ometria.commercetools.frames import is_email, pydantic_reasons
-from ct_ometria.commercetools.models import Customer
+from ct_ometria.commercetools.models import Customer, Order, Product
 from ct_ometria.config import MappingConfig
 from ct_ometria.mapping.common import InvalidField, looks_personal
 from ct_ometria.mapping.contacts import contact_record
+from ct_ometria.mapping.orders import order_record
+from ct_ometria.mapping.products import product_records
+from ct_ometria.mapping.stores import StoreContext, store_for
 from ct_ometria.ometria.client import MAX_RECORD_BYTES
 from ct_ometria.validation import REJECTION, apply_schema, valid_rows
 
 RECORD_COLUMNS = ["id", "source_id", "version", "partition", "record", "record_bytes", REJECTION]
-CONTACT_COLUMNS = [*RECORD_COLUMNS[:4], "email", "customer_id", *RECORD_COLUMNS[4:]]
+
+MapRow = Callable[[dict[str, Any], Any], list[dict[str, Any]]]
+Extra = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _record_columns(record: dict[str, Any]) -> dict[str, Any]:
-    text = canonical_json(record)
-    return {"record": text, "record_bytes": len(text.encode("utf-8"))}
-
-
-def contacts_frame(customers: pd.DataFrame, config: MappingConfig) -> pd.DataFrame:
-    """Map every valid customer row; a customer that cannot map is kept with its reason."""
+def mapped_frame(
+    source: pd.DataFrame, map_row: MapRow, schema: pa.DataFrameSchema, extra: Extra | None = None,
+    extra_columns: tuple[str, ...] = (),
+) -> pd.DataFrame:  # fmt: skip
+    """``map_row(document, context)`` for every valid source row, one frame row per record."""
     rows = []
-    for source in valid_rows(customers).itertuples(index=False):
-        row: dict[str, Any] = {
-            "id": source.id,
-            "source_id": source.id,
-            "version": source.version,
-            "partition": source.partition,
-            REJECTION: None,
-        }
+    for source_row in valid_rows(source).itertuples(index=False):
+        base = {"source_id": source_row.id, "version": source_row.version, "partition": source_row.partition}
+        context = json.loads(source_row.context) if getattr(source_row, "context", None) else None
         try:
-            record = contact_record(Customer.model_validate(json.loads(source.document)), config)
+            records = map_row(json.loads(source_row.document), context)
         except InvalidField as error:
-            row[REJECTION] = str(error)
-        except ValueError as error:  # pydantic's ValidationError is a ValueError
-            row[REJECTION] = pydantic_reasons(error) if hasattr(error, "errors") else str(error)
-        else:
-            row.update(id=record["id"], email=record.get("email"), customer_id=record.get("customer_id"))
-            row.update(_record_columns(record))
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=CONTACT_COLUMNS)
+            rows.append({**base, "id": source_row.id, REJECTION: str(error)})
+            continue
+        except ValidationError as error:
+            rows.append({**base, "id": source_row.id, REJECTION: pydantic_reasons(error)})
+            continue
+        for record in records:
+            text = canonical_json(record)
+            rows.append(
+                {
+                    **base,
+                    "id": record["id"],
+                    "record": text,
+                    "record_bytes": len(text.encode("utf-8")),
+                    REJECTION: None,
+                    **(extra(record) if extra else {}),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=[*RECORD_COLUMNS[:4], *extra_columns, *RECORD_COLUMNS[4:]])
     frame["version"] = frame["version"].astype("Int64")
     frame["record_bytes"] = frame["record_bytes"].astype("Int64")
-    return apply_schema(frame, CONTACTS_SCHEMA)
+    return apply_schema(frame, schema)
 
 
 def _is_normalised_email(value: object) -> bool:
@@ -65,26 +77,85 @@ def _is_pii_free(value: object) -> bool:
     return isinstance(value, str) and bool(value) and not looks_personal(value)
 
 
-_RECORD_SIZE = pa.Check.le(MAX_RECORD_BYTES, error=f"record is over Ometria's {MAX_RECORD_BYTES} bytes")
+PII_FREE_ID = pa.Check(_is_pii_free, element_wise=True, error="id must not contain personal data")
+NORMALISED_EMAIL = pa.Check(_is_normalised_email, element_wise=True, error="not a trimmed, lower-case, valid email")
 
-CONTACTS_SCHEMA = pa.DataFrameSchema(
+RECORDS_SCHEMA = pa.DataFrameSchema(
     {
-        "id": pa.Column(
-            str,
-            unique=True,
-            checks=pa.Check(_is_pii_free, element_wise=True, error="contact id must not contain personal data"),
-        ),
-        "email": pa.Column(
-            str,
-            checks=pa.Check(_is_normalised_email, element_wise=True, error="not a trimmed, lower-case, valid email"),
-        ),
-        "customer_id": pa.Column(
-            str, checks=pa.Check(_is_pii_free, element_wise=True, error="customer_id must not contain personal data")
-        ),
+        "id": pa.Column(str, unique=True, checks=PII_FREE_ID),
         "record": pa.Column(str),
-        "record_bytes": pa.Column("Int64", checks=_RECORD_SIZE),
+        "record_bytes": pa.Column(
+            "Int64", checks=pa.Check.le(MAX_RECORD_BYTES, error=f"record is over Ometria's {MAX_RECORD_BYTES} bytes")
+        ),
         "partition": pa.Column(str),
     },
-    name="ometria_contacts",
     strict=False,
 )
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+CONTACTS_SCHEMA = RECORDS_SCHEMA.add_columns(
+    {
+        "email": pa.Column(str, checks=NORMALISED_EMAIL),
+        "customer_id": pa.Column(str, checks=PII_FREE_ID),
+    }
+).set_name("ometria_contacts")
+
+
+def contacts_frame(customers: pd.DataFrame, config: MappingConfig) -> pd.DataFrame:
+    def map_row(document: dict[str, Any], context: Any) -> list[dict[str, Any]]:
+        return [contact_record(Customer.model_validate(document), config)]
+
+    return mapped_frame(
+        customers, map_row, CONTACTS_SCHEMA,
+        extra=lambda r: {"email": r.get("email"), "customer_id": r.get("customer_id")},
+        extra_columns=("email", "customer_id"),
+    )  # fmt: skip
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+ORDERS_SCHEMA = RECORDS_SCHEMA.add_columns(
+    {
+        "currency": pa.Column(str, checks=pa.Check.str_matches(r"^[A-Z]{3}$")),
+        "grand_total": pa.Column(str, checks=pa.Check(lambda v: not v.startswith("-"), element_wise=True,
+                                                      error="negative grand_total")),  # fmt: skip
+        "status": pa.Column(str, checks=pa.Check.isin(["pending", "shipped", "complete", "cancelled", "refunded"])),
+    }
+).set_name("ometria_orders")
+
+
+def orders_frame(orders: pd.DataFrame, stores: dict[str, StoreContext], config: MappingConfig) -> pd.DataFrame:
+    def map_row(document: dict[str, Any], context: Any) -> list[dict[str, Any]]:
+        order = Order.model_validate(document)
+        return [order_record(order, context, store_for(order.store.key if order.store else None, stores, config), config)]
+
+    return mapped_frame(
+        orders, map_row, ORDERS_SCHEMA,
+        extra=lambda r: {"currency": r["currency"], "grand_total": str(r["grand_total"]), "status": r["status"],
+                         "product_ids": ",".join(sorted({line["product_id"] for line in r.get("lineitems", [])}))},
+        extra_columns=("currency", "grand_total", "status", "product_ids"),
+    )  # fmt: skip
+
+
+# --- products ---------------------------------------------------------------------------------
+
+PRODUCTS_SCHEMA = RECORDS_SCHEMA.add_columns(
+    {"is_variant": pa.Column(bool), "is_active": pa.Column(bool)}
+).set_name("ometria_products")
+
+
+def products_frame(
+    products: pd.DataFrame, stores: dict[str, StoreContext], config: MappingConfig, as_of: dt.datetime
+) -> pd.DataFrame:
+    contexts = list(stores.values())
+
+    def map_row(document: dict[str, Any], context: Any) -> list[dict[str, Any]]:
+        return product_records(Product.model_validate(document), context, contexts, config, as_of)
+
+    return mapped_frame(
+        products, map_row, PRODUCTS_SCHEMA,
+        extra=lambda r: {"is_variant": r["is_variant"], "is_active": r["is_active"], "parent_id": r.get("parent_id")},
+        extra_columns=("is_variant", "is_active", "parent_id"),
+    )  # fmt: skip

@@ -10,12 +10,13 @@ import pytest
 import yaml
 from dagster import DagsterInstance, materialize
 
-from ct_ometria.defs.commercetools import ct_customers
+from ct_ometria.definitions import ASSETS
+from ct_ometria.defs.commercetools import ct_consents, ct_customers
 from ct_ometria.defs.io import PartitionedParquetIOManager
 from ct_ometria.defs.ometria import ometria_contacts, ometria_contacts_sync
 from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource, OmetriaResource
 
-CONTACT_ASSETS = [ct_customers, ometria_contacts, ometria_contacts_sync]
+CONTACT_ASSETS = [ct_customers, ct_consents, ometria_contacts, ometria_contacts_sync]
 UTC = dt.timezone.utc
 
 
@@ -50,10 +51,7 @@ def mapping_file(tmp_path) -> Callable[[dict], MappingConfigResource]:
     return write
 
 
-@pytest.fixture
-def run_contacts(resources) -> Callable:
-    """Materialize the contacts path for one day, or a range of days in one run."""
-
+def _runner(resources: dict, assets: list) -> Callable:
     def run(start: str, end: str | None = None, instance: DagsterInstance | None = None, **overrides):
         tags = {}
         partition_key = start
@@ -61,7 +59,7 @@ def run_contacts(resources) -> Callable:
             tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
             partition_key = None
         return materialize(
-            CONTACT_ASSETS,
+            assets,
             partition_key=partition_key,
             tags=tags,
             resources={**resources, **overrides},
@@ -70,3 +68,15 @@ def run_contacts(resources) -> Callable:
         )
 
     return run
+
+
+@pytest.fixture
+def run_contacts(resources) -> Callable:
+    """Materialize the contacts path for one day, or a range of days in one run."""
+    return _runner(resources, CONTACT_ASSETS)
+
+
+@pytest.fixture
+def run_all(resources) -> Callable:
+    """Materialize every asset for one day, or a range of days in one run."""
+    return _runner(resources, ASSETS)

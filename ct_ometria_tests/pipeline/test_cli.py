@@ -61,7 +61,7 @@ def test_sync_runs_through_dagster_on_postgres_and_prints_a_summary(emulator, sa
         run_id = done.stdout.split()[1]
         run = instance.get_run_by_id(run_id)
         assert run.status == DagsterRunStatus.SUCCESS
-        assert run.job_name == "customers_to_contacts"
+        assert run.job_name == "sync_to_ometria"
         assert run.tags["dagster/asset_partition_range_start"] == "2024-05-01"
         assert run.tags["dagster/asset_partition_range_end"] == "2024-05-02"
         materialized = instance.get_materialized_partitions(AssetKey("ometria_contacts_sync"))

@@ -16,14 +16,16 @@ from dagster import (
 )
 
 from ct_ometria.definitions import defs
-from ct_ometria.defs.jobs import CONTACTS_JOB
+from ct_ometria.defs.jobs import SYNC_JOB
 
 
 def test_full_definitions_load():
     Definitions.validate_loadable(defs)
     repository = defs.get_repository_def()
-    assert set(repository.asset_graph.get_all_asset_keys()) == {
-        AssetKey("ct_customers"), AssetKey("ometria_contacts"), AssetKey("ometria_contacts_sync"),
+    assert {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()} == {
+        "ct_customers", "ct_consents", "ct_orders", "ct_products", "ct_categories",
+        "ometria_contacts", "ometria_orders", "ometria_products",
+        "ometria_contacts_sync", "ometria_products_sync", "ometria_orders_sync",
     }  # fmt: skip
     assert set(defs.resources) >= {"commercetools", "ometria", "mapping", "frames_io_manager"}
 
@@ -31,9 +33,17 @@ def test_full_definitions_load():
 def test_checks_that_guard_the_push_are_blocking():
     graph = defs.get_repository_def().asset_graph
     specs = {key: graph.get_check_spec(key) for key in graph.asset_check_keys}
-    assert specs[AssetCheckKey(AssetKey("ct_customers"), "customers_valid")].blocking
-    assert specs[AssetCheckKey(AssetKey("ometria_contacts"), "contacts_valid")].blocking
-    assert not specs[AssetCheckKey(AssetKey("ometria_contacts_sync"), "contacts_accepted")].blocking
+    blocking = {
+        ("ct_customers", "customers_valid"), ("ct_orders", "orders_valid"), ("ct_products", "products_valid"),
+        ("ct_categories", "categories_valid"), ("ct_consents", "consents_valid"),
+        ("ometria_contacts", "contacts_valid"), ("ometria_orders", "orders_valid"),
+        ("ometria_products", "products_valid"),
+    }  # fmt: skip
+    for asset, check in blocking:
+        assert specs[AssetCheckKey(AssetKey(asset), check)].blocking, (asset, check)
+    for asset, check in [("ometria_contacts_sync", "contacts_accepted"), ("ometria_orders_sync", "orders_accepted"),
+                         ("ometria_products_sync", "products_accepted")]:  # fmt: skip
+        assert not specs[AssetCheckKey(AssetKey(asset), check)].blocking
 
 
 def test_entity_assets_share_one_daily_utc_partitioning_with_single_run_backfills():
@@ -49,13 +59,21 @@ def test_entity_assets_share_one_daily_utc_partitioning_with_single_run_backfill
 
 def test_sync_is_limited_by_the_ometria_pool_and_extraction_by_commercetools():
     graph = defs.get_repository_def().asset_graph
-    assert graph.get(AssetKey("ometria_contacts_sync")).pools == {"ometria"}
-    assert graph.get(AssetKey("ct_customers")).pools == {"commercetools"}
+    for name in ("ometria_contacts_sync", "ometria_products_sync", "ometria_orders_sync"):
+        assert graph.get(AssetKey(name)).pools == {"ometria"}
+    for name in ("ct_customers", "ct_orders", "ct_products", "ct_categories", "ct_consents"):
+        assert graph.get(AssetKey(name)).pools == {"commercetools"}
+
+
+def test_orders_sync_after_products_and_contacts():
+    graph = defs.get_repository_def().asset_graph
+    parents = graph.get(AssetKey("ometria_orders_sync")).parent_keys
+    assert {AssetKey("ometria_products_sync"), AssetKey("ometria_contacts_sync"), AssetKey("ometria_orders")} <= parents
 
 
 def test_daily_schedule_syncs_the_day_that_ended():
-    job = defs.resolve_job_def(CONTACTS_JOB)
-    assert {node.name for node in job.nodes} >= {"ct_customers", "ometria_contacts", "ometria_contacts_sync"}
+    job = defs.resolve_job_def(SYNC_JOB)
+    assert len(job.nodes) == 11
     [schedule] = defs.get_repository_def().schedule_defs
     assert schedule.cron_schedule == "0 2 * * *"
     context = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 2, 10, 2, 0, tzinfo=dt.timezone.utc))
@@ -74,7 +92,7 @@ def test_a_run_without_its_environment_fails_naming_the_variable(monkeypatch, tm
     for name in ("CTP_PROJECT_KEY", "CTP_CLIENT_ID", "CTP_CLIENT_SECRET", "CTP_AUTH_URL", "CTP_API_URL", "OMETRIA_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CT_OMETRIA_DATA_DIR", str(tmp_path))
-    job = defs.resolve_job_def(CONTACTS_JOB)
+    job = defs.resolve_job_def(SYNC_JOB)
     with pytest.raises(DagsterInvalidConfigError) as raised:
         job.execute_in_process(partition_key="2024-05-01", instance=DagsterInstance.ephemeral())
     assert 'environment variable "CTP_PROJECT_KEY" which is not set' in str(raised.value)

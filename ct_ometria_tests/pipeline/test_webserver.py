@@ -55,7 +55,11 @@ def test_webserver_loads_the_code_location_and_lists_the_assets(tmp_path):
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
     nodes = {tuple(node["assetKey"]["path"]): node for node in answer["data"]["assetNodes"]}
-    assert set(nodes) == {("ct_customers",), ("ometria_contacts",), ("ometria_contacts_sync",)}
+    assert set(nodes) == {
+        ("ct_customers",), ("ct_consents",), ("ct_orders",), ("ct_products",), ("ct_categories",),
+        ("ometria_contacts",), ("ometria_orders",), ("ometria_products",),
+        ("ometria_contacts_sync",), ("ometria_products_sync",), ("ometria_orders_sync",),
+    }  # fmt: skip
     assert nodes[("ct_customers",)]["groupName"] == "commercetools"
     assert all(node["hasAssetChecks"] for node in nodes.values())
     assert all(node["partitionDefinition"] is not None for node in nodes.values())

@@ -1,0 +1,116 @@
+"""Consent as commercetools holds it: configured customer custom fields, or custom objects.
+
+commercetools has no consent field of its own; projects keep it either in a customer Custom Type
+(e.g. ``newsletterOptIn`` with ``newsletterOptInAt``) or in custom objects of a container, keyed by
+customer id or email, whose value holds the same field names. The field names come from the
+mapping config. This module only reads: the rules that turn consent into Ometria opt-ins are the
+mapping's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+
+from ct_ometria.commercetools.client import CommercetoolsClient, modified_window_predicate
+from ct_ometria.commercetools.frames import partition_of
+from ct_ometria.config import ConsentConfig
+from ct_ometria.validation import REJECTION, apply_schema, valid_rows
+
+CONSENT_COLUMNS = [
+    "id", "customer", "email", "source", "email_optin", "email_optin_at", "sms_optin", "sms_optin_at", "partition",
+    REJECTION,
+]  # fmt: skip
+CHANNEL_FIELDS = (
+    ("email_optin", "email_optin_field"), ("email_optin_at", "email_optin_at_field"),
+    ("sms_optin", "sms_optin_field"), ("sms_optin_at", "sms_optin_at_field"),
+)  # fmt: skip
+
+
+def fetch_consent_objects(
+    client: CommercetoolsClient, container: str, start: dt.datetime, end: dt.datetime
+) -> list[dict[str, Any]]:
+    where, variables = modified_window_predicate(start, end)
+    return [
+        document
+        for page in client.pages(
+            "custom-objects", where=f"container = :container and {where}", variables={**variables, "container": container}
+        )
+        for document in page
+    ]
+
+
+def _values(fields: dict[str, Any], consent: ConsentConfig) -> tuple[dict[str, Any], list[str]]:
+    values, problems = {}, []
+    for column, setting in CHANNEL_FIELDS:
+        name = getattr(consent, setting)
+        value = fields.get(name) if name else None
+        if value is not None and column.endswith("_optin") and not isinstance(value, bool):
+            problems.append(f"{name}: not a boolean")
+            value = None
+        if value is not None and column.endswith("_at"):
+            try:
+                value = pd.Timestamp(value).isoformat()
+            except (TypeError, ValueError):
+                problems.append(f"{name}: not a date-time")
+                value = None
+        values[column] = value
+    return values, problems
+
+
+def _has_any(values: dict[str, Any]) -> bool:
+    return any(values[column] is not None for column, _ in CHANNEL_FIELDS)
+
+
+def consent_frame(customers: pd.DataFrame, objects: list[dict[str, Any]], consent: ConsentConfig) -> pd.DataFrame:
+    rows = []
+    if any(getattr(consent, setting) for _, setting in CHANNEL_FIELDS):
+        for customer in valid_rows(customers).itertuples(index=False):
+            fields = ((json.loads(customer.document).get("custom") or {}).get("fields")) or {}
+            values, problems = _values(fields, consent)
+            if _has_any(values) or problems:
+                rows.append({"id": customer.id, "customer": customer.id, "email": None, "source": "custom_fields",
+                             "partition": customer.partition, **values,
+                             REJECTION: "; ".join(problems) or None})  # fmt: skip
+    for document in objects:
+        key = str(document.get("key", ""))
+        values, problems = _values(document.get("value") if isinstance(document.get("value"), dict) else {}, consent)
+        by_email = "@" in key
+        rows.append(
+            {
+                "id": str(document.get("id")), "customer": None if by_email else key,
+                "email": key.strip().lower() if by_email else None, "source": "custom_object",
+                "partition": partition_of(pd.Timestamp(document["lastModifiedAt"]).to_pydatetime()), **values,
+                REJECTION: "; ".join(problems) or (None if _has_any(values) else "value: holds no configured consent field"),
+            }
+        )  # fmt: skip
+    frame = pd.DataFrame(rows, columns=CONSENT_COLUMNS)
+    for column in ("email_optin", "sms_optin"):
+        frame[column] = frame[column].astype(object)
+    return apply_schema(frame, CONSENTS_SCHEMA)
+
+
+CONSENTS_SCHEMA = pa.DataFrameSchema(
+    {
+        "id": pa.Column(str, unique=True),
+        "source": pa.Column(str, checks=pa.Check.isin(["custom_fields", "custom_object"])),
+        "partition": pa.Column(str),
+    },
+    checks=pa.Check(lambda df: df["customer"].notna() | df["email"].notna(), error="names neither a customer nor an email"),
+    name="ct_consents",
+)
+
+
+def consent_by_customer(consents: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The newest consent per customer id and per email (``email:`` keys), for carrying onto contacts."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in valid_rows(consents).itertuples(index=False):
+        values = {column: getattr(row, column) for column, _ in CHANNEL_FIELDS}
+        for key in (row.customer, f"email:{row.email}" if row.email else None):
+            if key:
+                found[key] = {**found.get(key, {}), **{k: v for k, v in values.items() if v is not None}}
+    return found

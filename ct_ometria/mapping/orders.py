@@ -1,0 +1,168 @@
+"""commercetools orders to Ometria orders, with money exact to the currency's digits.
+
+Amounts (all in the order's currency, as commercetools charged them):
+- ``grand_total``: ``taxedPrice.totalGross``, else ``totalPrice``;
+- line ``unit_price``: the unit price before cart discounts (a product discount already applied);
+  line ``subtotal`` = unit price x quantity; line ``total`` = the line's ``totalPrice`` (after cart
+  discounts); line ``discount`` = subtotal - total;
+- order ``subtotal`` and ``discount``: the sums over lines, plus any discount on the total price;
+- ``shipping``: the shipping price (gross when taxed); ``tax``: ``taxedPrice.totalTax``.
+
+Status: ``cancelled`` (``is_valid: false``) when the order state is Cancelled; ``refunded``
+(``is_valid: false``) when every unit of every line was refunded, because a fully refunded order
+earned nothing and must not count as revenue (its lines still carry what was refunded); else
+``complete`` when the order is Complete, ``shipped`` when shipped or delivered, ``pending``.
+Refunds come from return items whose payment state is ``Refunded``: they set ``quantity_refunded``
+on their line and ``refunded``, the line's paid total pro rata.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from ct_ometria.commercetools.models import LineItem, Order, OrderAddress, TaxedPrice
+from ct_ometria.config import MappingConfig
+from ct_ometria.mapping.common import InvalidField, compact, iso8601, looks_personal, normalise_email
+from ct_ometria.mapping.money import amount, check_currency, currency_digits
+from ct_ometria.mapping.products import line_product_id, variant_id
+from ct_ometria.mapping.stores import StoreContext
+
+ORIGIN_CHANNELS = {"Customer": "web", "Merchant": "merchant", "Quote": "quote", "RecurringOrder": "subscription"}
+
+
+def order_id(order: Order) -> str:
+    """Ometria's order id: the order number shoppers see (what the storefront tracker reports), else the id."""
+    return order.order_number or order.id
+
+
+def refunded_quantities(order: Order) -> dict[str, int]:
+    refunded: dict[str, int] = defaultdict(int)
+    for info in order.return_info:
+        for item in info.items:
+            if item.payment_state == "Refunded" and item.line_item_id:
+                refunded[item.line_item_id] += item.quantity
+    return refunded
+
+
+def status(order: Order, fully_refunded: bool) -> tuple[str, bool]:
+    if order.order_state == "Cancelled":
+        return "cancelled", False
+    if fully_refunded:
+        return "refunded", False
+    if order.order_state == "Complete":
+        return "complete", True
+    if order.shipment_state in ("Shipped", "Delivered"):
+        return "shipped", True
+    return "pending", True
+
+
+def _money(value: Any, field: str) -> Decimal | None:
+    return amount(value.raw(), field) if value is not None else None
+
+
+def _gross(taxed: TaxedPrice | None) -> Any:
+    return taxed.total_gross if taxed else None
+
+
+def _address(address: OrderAddress | None) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    return compact({"city": address.city, "postcode": address.postal_code, "country_code": address.country}) or None
+
+
+def _line(line: LineItem, index: int, refunded: int, currency: str, strategy: str) -> dict[str, Any]:
+    field = f"lineItems.{index}"
+    if line.quantity <= 0:
+        raise InvalidField(f"{field}.quantity", "must be positive")
+    if refunded > line.quantity:
+        raise InvalidField(f"{field}.returnInfo", "more units refunded than ordered")
+    price = line.price.discounted.value if line.price.discounted else line.price.value
+    for money, name in ((price, "price"), (line.total_price, "totalPrice")):
+        if money.currency_code != currency:
+            raise InvalidField(f"{field}.{name}.currencyCode", "differs from the order's currency")
+    unit = _money(price, f"{field}.price")
+    total = _money(line.total_price, f"{field}.totalPrice")
+    subtotal = unit * line.quantity
+    parent = line_product_id(line.product_id, line.product_key, line.variant.sku, strategy)
+    record = {
+        "product_id": parent,
+        "variant_id": variant_id(parent, line.variant.id, line.variant.sku) if strategy != "sku" else line.variant.sku,
+        "sku": line.variant.sku,
+        "quantity": line.quantity,
+        "unit_price": unit,
+        "subtotal": subtotal,
+        "total": total,
+        "discount": subtotal - total,
+        "tax": _money(line.taxed_price.total_tax, f"{field}.taxedPrice.totalTax") if line.taxed_price else None,
+        "is_on_sale": line.price.discounted is not None,
+    }
+    if refunded:
+        quantum = Decimal(1).scaleb(-currency_digits(currency))
+        record["quantity_refunded"] = refunded
+        record["refunded"] = (total * refunded / line.quantity).quantize(quantum, rounding=ROUND_HALF_UP)
+    return compact(record)
+
+
+def customer_block(order: Order, context: dict[str, Any] | None, config: MappingConfig) -> dict[str, Any]:
+    """Registered customers carry their ``customer_id`` (by the configured strategy) and email; guests
+    their email only."""
+    block: dict[str, Any] = {}
+    if order.customer_email:
+        block["email"] = normalise_email(order.customer_email, "customerEmail")
+    if order.customer_id:
+        customer = (context or {}).get("customer") or {}
+        strategy = config.identity.customer_id_strategy
+        chosen = customer.get(strategy) or order.customer_id
+        if looks_personal(chosen):
+            raise InvalidField(f"customer_id ({strategy})", "looks like personal data and cannot be an Ometria id")
+        block["id"] = chosen
+    if not block:
+        raise InvalidField("customerEmail", "is missing on a guest order")
+    return block
+
+
+def order_record(order: Order, context: dict[str, Any] | None, store: StoreContext, config: MappingConfig) -> dict[str, Any]:
+    currency = check_currency(order.total_price.currency_code, "totalPrice.currencyCode")
+    refunded = refunded_quantities(order)
+    lines = [
+        _line(line, i, refunded.get(line.id, 0), currency, config.products.id_strategy)
+        for i, line in enumerate(order.line_items)
+    ]
+    fully_refunded = bool(order.line_items) and all(refunded.get(l.id, 0) >= l.quantity for l in order.line_items)
+    state, valid = status(order, fully_refunded)
+    grand_total = _money(_gross(order.taxed_price) or order.total_price, "taxedPrice.totalGross")
+    shipping_info = order.shipping_info
+    shipping = None
+    if shipping_info is not None:
+        shipping = _money(_gross(shipping_info.taxed_price) or shipping_info.price, "shippingInfo.price")
+    elif order.taxed_shipping_price is not None:
+        shipping = _money(order.taxed_shipping_price.total_gross, "taxedShippingPrice.totalGross")
+    subtotal = sum((line["subtotal"] for line in lines), Decimal(0)) if lines else None
+    discount = sum((line["discount"] for line in lines), Decimal(0)) if lines else None
+    tax = _money(order.taxed_price.total_tax, "taxedPrice.totalTax") if order.taxed_price else None
+    return compact(
+        {
+            "@type": "order",
+            "id": order_id(order),
+            "timestamp": iso8601(order.completed_at or order.created_at),
+            "grand_total": grand_total,
+            "subtotal": subtotal,
+            "discount": discount,
+            "shipping": shipping,
+            "tax": tax,
+            "currency": currency,
+            "status": state,
+            "is_valid": valid,
+            "customer": customer_block(order, context, config),
+            "lineitems": lines,
+            "store": store.ometria_id,
+            "channel": ORIGIN_CHANNELS.get(order.origin or "Customer", "web"),
+            "coupon_code": ",".join((context or {}).get("discount_codes", [])) or None,
+            "shipping_method": shipping_info.shipping_method_name if shipping_info else None,
+            "shipping_address": _address(order.shipping_address),
+            "billing_address": _address(order.billing_address),
+            "properties": compact({"locale": order.locale, "commercetools_id": order.id}),
+        }
+    )

@@ -1,0 +1,190 @@
+"""commercetools products to Ometria products: a parent per product, a variant per SKU, and a
+listing per store with the store's title, URL, price and special price.
+
+Ometria's push key for per-store listings is not documented; this project sends them as
+``listings`` on the parent product (``store``, ``title``, ``url``, ``price``, ``special_price``,
+``currency``, ``image_url``, ``is_active``), the fields Ometria's own listing format names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from ct_ometria.commercetools.models import LocalizedString, Price, Product, Variant
+from ct_ometria.config import MappingConfig
+from ct_ometria.mapping.common import InvalidField, compact
+from ct_ometria.mapping.money import amount
+from ct_ometria.mapping.stores import StoreContext
+
+
+def parent_id(product_id: str, key: str | None, master_sku: str | None, strategy: str) -> str:
+    """The Ometria id of a product; the commercetools id when the chosen field is empty."""
+    chosen = {"key": key, "id": product_id, "sku": master_sku}[strategy]
+    return chosen or product_id
+
+
+def variant_id(parent: str, variant_number: int, sku: str | None) -> str:
+    return sku or f"{parent}-v{variant_number}"
+
+
+def line_product_id(product_id: str, product_key: str | None, sku: str | None, strategy: str) -> str:
+    """The product id an order line refers to: the parent for key/id, the variant's SKU for sku
+    (a line knows its own variant's SKU, not the master's), matching what ``product_records`` sends."""
+    if strategy == "sku":
+        return sku or product_id
+    return parent_id(product_id, product_key, None, strategy)
+
+
+def localized(text: LocalizedString, locale: str | None) -> str | None:
+    """``text`` in ``locale``, else in its language (``nl`` for ``nl-NL``), else in any locale."""
+    if not text:
+        return None
+    if locale:
+        if locale in text:
+            return text[locale]
+        language = locale.split("-")[0]
+        for candidate, value in text.items():
+            if candidate.split("-")[0] == language:
+                return value
+    return next(iter(text.values()))
+
+
+def select_price(prices: list[Price], store: StoreContext, as_of: dt.datetime) -> Price | None:
+    """commercetools' price selection for a store: its currency; country and channel match or unset;
+    no customer-group prices; valid at ``as_of``. The most specific match wins."""
+    best: tuple[int, Price] | None = None
+    for price in prices:
+        if price.value.currency_code != store.currency or price.customer_group is not None:
+            continue
+        if price.country not in (None, store.country):
+            continue
+        channel = price.channel.id if price.channel else None
+        if channel is not None and channel not in store.channels:
+            continue
+        if (price.valid_from and price.valid_from > as_of) or (price.valid_until and price.valid_until <= as_of):
+            continue
+        score = (price.country is not None) * 4 + (channel is not None) * 2 + (price.valid_from is not None)
+        if best is None or score > best[0]:
+            best = (score, price)
+    return best[1] if best else None
+
+
+def _url(store: StoreContext, slug: str | None, product: Product, ometria_id: str, sku: str | None) -> str | None:
+    if not store.url_template or not slug:
+        return None
+    return store.url_template.format(
+        slug=slug, locale=store.locale or "", key=product.key or "", id=ometria_id, sku=sku or "", store=store.key
+    )
+
+
+def _attribute(value: Any, locale: str | None) -> Any:
+    """An attribute value Ometria can segment on: enum labels in the store's locale, booleans, numbers."""
+    if isinstance(value, dict) and "label" in value:
+        label = value["label"]
+        return localized(label, locale) if isinstance(label, dict) else label
+    if isinstance(value, dict) and "centAmount" in value:
+        return amount(value, "attribute")
+    if isinstance(value, dict):
+        return localized(value, locale)
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return None
+
+
+def _attributes(variant: Variant, allowed: list[str], locale: str | None) -> list[dict[str, Any]]:
+    found = []
+    for attribute in variant.attributes:
+        if attribute.name in allowed:
+            value = _attribute(attribute.value, locale)
+            if value is not None:
+                found.append({"type": attribute.name, "id": str(value), "label": str(value)})
+    return found
+
+
+def product_records(
+    product: Product, context: dict[str, Any] | None, stores: list[StoreContext], config: MappingConfig,
+    as_of: dt.datetime,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The parent product (with listings per store and category attributes) and one record per variant."""
+    data = product.master_data.current
+    master = data.master_variant
+    parent = parent_id(product.id, product.key, master.sku, config.products.id_strategy)
+    active = product.master_data.published
+    default = stores[0] if stores else None
+    categories = (context or {}).get("categories", {})
+    attributes = [
+        {"type": "category", "id": info.get("key") or category_id, "label": " > ".join(path)}
+        for category_id, info in categories.items()
+        if (path := _path(info.get("path", {}), default.locale if default else None))
+    ]
+    attributes += _attributes(master, config.products.attributes, default.locale if default else None)
+    listings = [_listing(product, master, parent, store, as_of, active) for store in stores]
+    primary = listings[0] if listings else {}
+    records = [
+        compact(
+            {
+                "@type": "product",
+                "id": parent,
+                "title": primary.get("title") or localized(data.name, None),
+                "sku": master.sku,
+                "url": primary.get("url"),
+                "image_url": master.images[0].url if master.images else None,
+                "price": primary.get("price"),
+                "special_price": primary.get("special_price"),
+                "is_active": active,
+                "is_variant": False,
+                "stores": [store.ometria_id for store in stores],
+                "attributes": attributes,
+                "listings": [compact(listing) for listing in listings],
+            }
+        )
+    ]
+    for variant in data.all_variants():
+        records.append(
+            compact(
+                {
+                    "@type": "product",
+                    "id": variant_id(parent, variant.id, variant.sku),
+                    "parent_id": parent,
+                    "is_variant": True,
+                    "is_active": active,
+                    "sku": variant.sku,
+                    "title": primary.get("title") or localized(data.name, None),
+                    "image_url": variant.images[0].url if variant.images else None,
+                    "price": _price_of(select_price(variant.prices, default, as_of)) if default else None,
+                    "attributes": _attributes(variant, config.products.attributes, default.locale if default else None),
+                }
+            )
+        )
+    if len({record["id"] for record in records}) != len(records):
+        raise InvalidField("masterData.current.variants.sku", "two variants map to the same Ometria id")
+    return records
+
+
+def _path(paths: dict[str, list[str]], locale: str | None) -> list[str]:
+    if not paths:
+        return []
+    chosen = localized({key: " > ".join(value) for key, value in paths.items()}, locale)
+    return chosen.split(" > ") if chosen else []
+
+
+def _price_of(price: Price | None) -> Decimal | None:
+    return amount(price.value.raw(), "price") if price else None
+
+
+def _listing(product: Product, master: Variant, parent: str, store: StoreContext, as_of: dt.datetime,
+             active: bool) -> dict[str, Any]:  # fmt: skip
+    data = product.master_data.current
+    price = select_price(master.prices, store, as_of)
+    return {
+        "store": store.ometria_id,
+        "title": localized(data.name, store.locale),
+        "url": _url(store, localized(data.slug, store.locale), product, parent, master.sku),
+        "currency": store.currency,
+        "price": _price_of(price),
+        "special_price": amount(price.discounted.value.raw(), "special_price") if price and price.discounted else None,
+        "image_url": master.images[0].url if master.images else None,
+        "is_active": active,
+    }
