@@ -3,7 +3,8 @@
 Amounts are quantised to the currency's own minor units (babel's ISO 4217 data: EUR 2, JPY 0,
 KWD 3) so they serialise as JSON numbers with the currency's digits. The document's
 ``fractionDigits`` is used to read ``centAmount``; the currency's digits only decide how the result
-is written, and a value that would need rounding to fit them is refused rather than rounded.
+is written, and a value that would need rounding to fit them is refused rather than rounded
+(high-precision money is read from its centAmount, which commercetools rounds itself).
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ def amount(money: dict[str, Any] | None, field: str, *, allow_negative: bool = F
         raise InvalidField(field, "not a money object")
     currency = check_currency(money.get("currencyCode"), f"{field}.currencyCode")
     digits = money.get("fractionDigits", currency_digits(currency))
-    if money.get("type") == "highPrecision" and "preciseAmount" in money:
-        cents, digits = money["preciseAmount"], money.get("fractionDigits")
-    else:
-        cents = money.get("centAmount")
+    if money.get("type") == "highPrecision":
+        # High-precision money keeps sub-cent precision in preciseAmount (at fractionDigits);
+        # its centAmount is that amount already rounded by commercetools to the currency's digits,
+        # which is what a shopper is charged and what Ometria can hold.
+        digits = currency_digits(currency)
+    cents = money.get("centAmount")
     if not isinstance(cents, int) or isinstance(cents, bool):
         raise InvalidField(f"{field}.centAmount", "not an integer")
     if not isinstance(digits, int) or isinstance(digits, bool) or not 0 <= digits <= 20:

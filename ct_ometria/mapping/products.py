@@ -79,27 +79,30 @@ def _url(store: StoreContext, slug: str | None, product: Product, ometria_id: st
     )
 
 
-def _attribute(value: Any, locale: str | None) -> Any:
-    """An attribute value Ometria can segment on: enum labels in the store's locale, booleans, numbers."""
+def _attribute(value: Any, locale: str | None) -> tuple[str, str] | None:
+    """An attribute as Ometria's ``(id, label)``: enums by key with their label in the store's locale,
+    localised text in that locale, money as its amount, booleans and numbers as themselves."""
     if isinstance(value, dict) and "label" in value:
         label = value["label"]
-        return localized(label, locale) if isinstance(label, dict) else label
+        text = localized(label, locale) if isinstance(label, dict) else str(label)
+        return str(value.get("key", text)), text or str(value.get("key", ""))
     if isinstance(value, dict) and "centAmount" in value:
-        return amount(value, "attribute")
-    if isinstance(value, dict):
-        return localized(value, locale)
-    if isinstance(value, (bool, int, float, str)):
-        return value
+        value = amount(value, "attribute")
+    elif isinstance(value, dict):
+        value = localized(value, locale)
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+        return text, text
+    if isinstance(value, (int, float, str, Decimal)) and str(value) != "":
+        return str(value), str(value)
     return None
 
 
 def _attributes(variant: Variant, allowed: list[str], locale: str | None) -> list[dict[str, Any]]:
     found = []
     for attribute in variant.attributes:
-        if attribute.name in allowed:
-            value = _attribute(attribute.value, locale)
-            if value is not None:
-                found.append({"type": attribute.name, "id": str(value), "label": str(value)})
+        if attribute.name in allowed and (pair := _attribute(attribute.value, locale)) is not None:
+            found.append({"type": attribute.name, "id": pair[0], "label": pair[1]})
     return found
 
 
@@ -142,6 +145,8 @@ def product_records(
         )
     ]
     for variant in data.all_variants():
+        if variant_id(parent, variant.id, variant.sku) == parent:
+            continue  # the sku strategy: the master variant's SKU is the parent itself
         records.append(
             compact(
                 {

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from babel.numbers import get_territory_currencies
+
 from ct_ometria.commercetools.models import Project, Store
 from ct_ometria.config import MappingConfig, StoreConfig
 
@@ -44,11 +46,25 @@ def _context(key: str, store: Store | None, configured: StoreConfig | None, proj
         ometria_id=configured.ometria_store_id or key,
         locale=_first(configured.locale, configured.locales, store.languages if store else None,
                       project.languages if project else None),  # fmt: skip
-        currency=_first(configured.currency, configured.currencies, project.currencies if project else None),
+        currency=_first(configured.currency, configured.currencies,
+                        _country_currency(_first(configured.country, countries), project),
+                        project.currencies if project else None),  # fmt: skip
         country=_first(configured.country, countries, project.countries if project else None),
         channels=tuple(ref.id for ref in (store.distribution_channels if store else []) if ref.id),
         url_template=configured.url_template or config.products.url_template,
     )
+
+
+def _country_currency(country: str | None, project: Project | None) -> str | None:
+    """The currency of the store's country (babel's territory data), when the project sells in it."""
+    if not country:
+        return None
+    try:
+        candidates = get_territory_currencies(country)
+    except (ValueError, KeyError):
+        return None
+    offered = project.currencies if project else []
+    return next((code for code in candidates if not offered or code in offered), None)
 
 
 def resolve_stores(stores: list[Store], project: Project | None, config: MappingConfig) -> dict[str, StoreContext]:
