@@ -17,6 +17,8 @@ from ct_ometria.errors import ConfigError
 
 DEFAULT_OMETRIA_API_URL = "https://api.ometria.com"
 DEFAULT_DATABASE_URL = "sqlite:///ct_ometria_state.db"
+# Ometria's default push limit per account; it can be raised on request.
+DEFAULT_PUSH_RATE = 8.0
 
 CTP_VARIABLES = ("CTP_PROJECT_KEY", "CTP_CLIENT_ID", "CTP_CLIENT_SECRET", "CTP_AUTH_URL", "CTP_API_URL")
 OMETRIA_VARIABLES = ("OMETRIA_API_KEY",)
@@ -27,7 +29,8 @@ def check_url(variable: str, value: str) -> str:
     """Return ``value`` without a trailing slash, or raise naming ``variable``."""
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{variable} must be an http(s) URL such as https://host, got {value!r}")
+        # The value is not echoed: a secret pasted into the wrong variable must not reach a log.
+        raise ConfigError(f"{variable} must be an http(s) URL such as https://host")
     return value.strip().rstrip("/")
 
 
@@ -74,16 +77,16 @@ class OmetriaSettings(BaseModel):
 
     api_key: SecretStr
     api_url: str = DEFAULT_OMETRIA_API_URL
-    push_rate_per_second: float = 8.0
+    push_rate_per_second: float = DEFAULT_PUSH_RATE
 
     @classmethod
-    def build(cls, *, api_key: str | None, api_url: str | None, push_rate_per_second: float = 8.0) -> OmetriaSettings:
-        if push_rate_per_second <= 0:
-            raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be positive, got {push_rate_per_second}")
+    def build(
+        cls, *, api_key: str | None, api_url: str | None, push_rate_per_second: float = DEFAULT_PUSH_RATE
+    ) -> OmetriaSettings:
         return cls(
             api_key=SecretStr(check_present("OMETRIA_API_KEY", api_key)),
             api_url=check_url("OMETRIA_API_URL", api_url or DEFAULT_OMETRIA_API_URL),
-            push_rate_per_second=push_rate_per_second,
+            push_rate_per_second=check_rate(push_rate_per_second),
         )
 
 
@@ -109,13 +112,18 @@ def commercetools_from_env(env: Mapping[str, str] | None = None) -> Commercetool
 
 def push_rate(env: Mapping[str, str] | None = None) -> float:
     """OMETRIA_PUSH_RATE_PER_SECOND: the account's push limit (8 unless Ometria raised it)."""
-    raw = env_value("OMETRIA_PUSH_RATE_PER_SECOND", "8", env=env) or "8"
+    raw = env_value("OMETRIA_PUSH_RATE_PER_SECOND", env=env)
+    if raw is None:
+        return DEFAULT_PUSH_RATE
     try:
-        rate = float(raw)
+        return check_rate(float(raw))
     except ValueError:
-        raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be a number, got {raw!r}") from None
-    if rate <= 0:
-        raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be positive, got {raw!r}")
+        raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be a positive number, got {raw!r}") from None
+
+
+def check_rate(rate: float) -> float:
+    if not rate > 0:
+        raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be a positive number, got {rate}")
     return rate
 
 

@@ -50,7 +50,8 @@ def ensure_dagster_home() -> str:
         Path(home).mkdir(parents=True, exist_ok=True)
         instance_file = Path(home, "dagster.yaml")
         if not instance_file.exists():
-            instance_file.write_text("telemetry:\n  enabled: false\n")
+            # The project's instance settings: pools keep every run under one Ometria account's rate.
+            instance_file.write_text(Path(__file__).with_name("instance.yaml").read_text())
         os.environ["DAGSTER_HOME"] = home
     if not Path(home).is_dir():
         raise ConfigError(f"DAGSTER_HOME={home} is not a folder")

@@ -16,23 +16,13 @@ from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ValidationError
 
 from ct_ometria.commercetools.models import Category, Customer, Order, Product
+from ct_ometria.mapping.common import is_valid_email
 from ct_ometria.validation import REJECTION, apply_schema
 
 BASE_COLUMNS = ["id", "version", "created_at", "last_modified_at", "partition", "document", "context"]
-
-
-def is_email(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        validate_email(value.strip(), check_deliverability=False)
-    except EmailNotValidError:
-        return False
-    return True
 
 
 def partition_of(moment: dt.datetime) -> str:
@@ -127,7 +117,7 @@ BASE_SCHEMA = pa.DataFrameSchema(
     strict=False,
 )
 
-_EMAIL = pa.Check(is_email, element_wise=True, error="not a valid email address")
+_EMAIL = pa.Check(is_valid_email, element_wise=True, error="not a valid email address")
 
 CUSTOMERS = Entity(
     name="ct_customers",

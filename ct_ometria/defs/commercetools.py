@@ -1,17 +1,17 @@
 """Extraction assets: commercetools documents for a window of ``lastModifiedAt``."""
 
-import json
-
 import pandas as pd
 from dagster import AssetCheckSpec, AssetExecutionContext, BackfillPolicy, MetadataValue, Output, asset
 
 from ct_ometria.commercetools.consent import consent_frame, fetch_consent_objects
 from ct_ometria.commercetools.frames import CATEGORIES, CUSTOMERS, ORDERS, PRODUCTS
-from ct_ometria.commercetools.resolve import order_contexts, product_contexts
+from ct_ometria.commercetools.client import CommercetoolsClient
+from ct_ometria.commercetools.resolve import localized_path, order_contexts, product_contexts
 from ct_ometria.defs.extract import extract
-from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table
+from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table, validation_check
 from ct_ometria.defs.partitions import daily_partitions
 from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource
+from ct_ometria.validation import verdict
 
 CUSTOMERS_VALID = "customers_valid"
 ORDERS_VALID = "orders_valid"
@@ -82,16 +82,14 @@ def ct_categories(context: AssetExecutionContext, commercetools: CommercetoolsRe
     )  # fmt: skip
 
 
-def _category_paths(client, documents):
-    from ct_ometria.commercetools.resolve import localized_path
-
+def _category_paths(client: CommercetoolsClient, documents: list[dict]) -> dict[str, dict]:
     return {document["id"]: {"path": localized_path(document)} for document in documents}
 
 
 @asset(
     check_specs=[_spec(CONSENTS_VALID, "ct_consents", "Every consent row names a customer or an email, with booleans and timestamps")],
-    **{**EXTRACTION, "kinds": {"commercetools", "pandas", "parquet"}},
-)  # fmt: skip
+    **EXTRACTION,
+)
 def ct_consents(
     context: AssetExecutionContext, ct_customers: pd.DataFrame, commercetools: CommercetoolsResource,
     mapping: MappingConfigResource,
@@ -106,9 +104,6 @@ def ct_consents(
         with commercetools.client() as client:
             objects = fetch_consent_objects(client, config.consent.custom_object_container, window.start, window.end)
     frame = consent_frame(ct_customers, objects, config.consent)
-    from ct_ometria.validation import verdict
-    from ct_ometria.defs.metadata import validation_check
-
     result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
     yield Output(
         frame,

@@ -7,6 +7,7 @@ backfills are idempotent. A single-run backfill over a range writes one file per
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -34,9 +35,15 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         for key in keys:
             path = self._path(context.asset_key.path, key)
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".parquet.tmp")
-            obj[obj[PARTITION_COLUMN] == key].reset_index(drop=True).to_parquet(temporary, index=False)
-            os.replace(temporary, path)
+            # A temporary file of this write's own, so two runs writing the same day never mix.
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
+            os.close(handle)
+            try:
+                obj[obj[PARTITION_COLUMN] == key].reset_index(drop=True).to_parquet(temporary, index=False)
+                os.replace(temporary, path)
+            finally:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         frames = []

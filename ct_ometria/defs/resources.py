@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 
 from ct_ometria.commercetools.client import CommercetoolsClient
 from ct_ometria.config import MappingConfig, load_mapping_config
 from ct_ometria.ometria.client import OmetriaClient
-from ct_ometria.settings import DEFAULT_OMETRIA_API_URL, CommercetoolsSettings, OmetriaSettings
+from ct_ometria.settings import DEFAULT_OMETRIA_API_URL, DEFAULT_PUSH_RATE, CommercetoolsSettings, OmetriaSettings
 
 
 class CommercetoolsResource(ConfigurableResource):
@@ -23,6 +23,9 @@ class CommercetoolsResource(ConfigurableResource):
     auth_url: str
     api_url: str
     scopes: str = ""
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.settings()  # a missing or wrong setting fails the run before any step, naming the variable
 
     def settings(self) -> CommercetoolsSettings:
         return CommercetoolsSettings.build(
@@ -45,7 +48,10 @@ class OmetriaResource(ConfigurableResource):
 
     api_key: str
     api_url: str = DEFAULT_OMETRIA_API_URL
-    push_rate_per_second: float = 8.0
+    push_rate_per_second: float = DEFAULT_PUSH_RATE
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.settings()
 
     def settings(self) -> OmetriaSettings:
         return OmetriaSettings.build(
@@ -62,6 +68,9 @@ class MappingConfigResource(ConfigurableResource):
     """The mapping config file (``CT_OMETRIA_CONFIG``); the built-in defaults when unset."""
 
     path: str | None = None
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.load()
 
     def load(self) -> MappingConfig:
         return load_mapping_config(self.path)

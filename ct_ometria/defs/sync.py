@@ -10,7 +10,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext,
 
 from ct_ometria.defs.metadata import md_table
 from ct_ometria.defs.resources import OmetriaResource
-from ct_ometria.ometria.client import Encoded, OmetriaClient, PushReport
+from ct_ometria.ometria.client import Encoded, OmetriaClient, PushAborted, PushReport
 from ct_ometria.validation import valid_rows
 
 
@@ -54,14 +54,19 @@ def push_frame(
     client: OmetriaClient | None = None,
 ) -> MaterializeResult:
     """Push ``records``; fail the step (after reporting) when Ometria or the client refused any."""
-    started = time.monotonic()
     if client is None:
         with ometria.client() as own:
-            report = own.push(records)
-            metadata = push_metadata(report, to_send, time.monotonic() - started, own)
-    else:
+            return push_frame(context, ometria, records, to_send, check_name, what, extra_metadata, own)
+    started = time.monotonic()
+    try:
         report = client.push(records)
-        metadata = push_metadata(report, to_send, time.monotonic() - started, client)
+    except PushAborted as aborted:
+        metadata = push_metadata(aborted.report, to_send, time.monotonic() - started, client)
+        raise Failure(
+            description=f"pushing {what} stopped after {aborted.report.sent} records were delivered: {aborted}",
+            metadata=metadata,
+        ) from None
+    metadata = push_metadata(report, to_send, time.monotonic() - started, client)
     metadata.update(extra_metadata or {})
     if report.failed or report.refused:
         raise Failure(

@@ -12,14 +12,11 @@ import unicodedata
 import uuid
 from typing import Any
 
+from ct_ometria.commercetools.client import ct_datetime
+
 FIRST_NAMES = ["Ada", "Bram", "Chloé", "Dário", "Eefje", "Femi", "Grete", "Hiro", "Inès", "Jonas", "Kai", "Lena"]
 LAST_NAMES = ["de Vries", "Jansen", "Müller", "O'Brien", "Smith", "Okafor", "Nakamura", "García", "Rossi", "Novak"]
 COUNTRIES = ["NL", "DE", "GB", "BE", "FR"]
-
-
-def ct_timestamp(moment: dt.datetime) -> str:
-    utc = moment.astimezone(dt.timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def customer_document(
@@ -42,9 +39,9 @@ def customer_document(
     document: dict[str, Any] = {
         "id": customer_id,
         "version": version,
-        "versionModifiedAt": ct_timestamp(modified),
-        "createdAt": ct_timestamp(created or modified - dt.timedelta(days=30)),
-        "lastModifiedAt": ct_timestamp(modified),
+        "versionModifiedAt": ct_datetime(modified),
+        "createdAt": ct_datetime(created or modified - dt.timedelta(days=30)),
+        "lastModifiedAt": ct_datetime(modified),
         "email": email,
         "addresses": [{"id": address_id, "country": country}] if country else [],
         "shippingAddressIds": [],

@@ -23,10 +23,8 @@ def normalise_email(raw: str | None, field: str = "email") -> str:
     if raw is None or not raw.strip():
         raise InvalidField(field, "is missing")
     email = raw.strip().lower()
-    try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError:
-        raise InvalidField(field, "not a valid email address") from None
+    if not is_valid_email(email):
+        raise InvalidField(field, "not a valid email address")
     return email
 
 
@@ -37,12 +35,25 @@ def iso8601(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-_PHONE_LIKE = re.compile(r"^\+?\d[\d\s().-]{6,}$")
+# A phone number in international form (+44 7700 900123). Plain digit strings are not refused:
+# numeric customer numbers and order numbers are common and carry no personal data.
+_PHONE_LIKE = re.compile(r"^\+\d[\d\s().-]{6,}$")
 
 
 def looks_personal(value: str) -> bool:
-    """An identifier that could be an email address or a phone number; Ometria ids must carry no PII."""
+    """An identifier that is an email address or a phone number; Ometria ids must carry no PII."""
     return "@" in value or bool(_PHONE_LIKE.match(value.strip()))
+
+
+def is_valid_email(value: object) -> bool:
+    """Syntactically valid (no DNS lookup), after trimming."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def compact(record: dict[str, Any]) -> dict[str, Any]:

@@ -17,10 +17,10 @@ import pandera.pandas as pa
 from pydantic import ValidationError
 
 from ct_ometria.canonical import canonical_json
-from ct_ometria.commercetools.frames import is_email, pydantic_reasons
+from ct_ometria.commercetools.frames import pydantic_reasons
 from ct_ometria.commercetools.models import Customer, Order, Product
 from ct_ometria.config import MappingConfig
-from ct_ometria.mapping.common import InvalidField, looks_personal
+from ct_ometria.mapping.common import InvalidField, is_valid_email, looks_personal
 from ct_ometria.mapping.contacts import contact_record
 from ct_ometria.mapping.orders import order_record
 from ct_ometria.mapping.products import product_records
@@ -70,7 +70,7 @@ def mapped_frame(
 
 
 def _is_normalised_email(value: object) -> bool:
-    return isinstance(value, str) and value == value.strip().lower() and is_email(value)
+    return isinstance(value, str) and value == value.strip().lower() and is_valid_email(value)
 
 
 def _is_pii_free(value: object) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from ct_ometria.canonical import canonical_bytes
-from ct_ometria.errors import UpstreamError
+from ct_ometria.errors import CtOmetriaError, UpstreamError, UpstreamUnavailable
 from ct_ometria.ometria.pacer import Pacer
 from ct_ometria.retry import RetryBudget, TransientResponse, raise_for_transient, retrying
 from ct_ometria.settings import OmetriaSettings
@@ -91,6 +91,15 @@ class PushReport:
         return sum(batch.attempts for batch in self.batches)
 
 
+class PushAborted(CtOmetriaError):
+    """Pushing stopped (Ometria unreachable past the retry budget, or the key refused); ``report``
+    says what was delivered before it did."""
+
+    def __init__(self, message: str, report: PushReport):
+        super().__init__(message)
+        self.report = report
+
+
 class OmetriaClient:
     def __init__(
         self,
@@ -140,8 +149,10 @@ class OmetriaClient:
                 report.batches.append(self.push_batch(batch))
             except UpstreamError as error:
                 if error.status in (401, 403):
-                    raise
+                    raise PushAborted(str(error), report) from None
                 report.failed.append((tuple(item.record_id for item in batch), str(error)))
+            except UpstreamUnavailable as error:
+                raise PushAborted(str(error), report) from None
         return report
 
     def _batches(self, records: Iterable[dict[str, Any] | Encoded], refused: list[Refusal]) -> Iterator[list[Encoded]]:
@@ -188,12 +199,13 @@ class OmetriaClient:
             self.pacer.acquire()
             attempts += 1
             response = self._http.post("/push", content=payload)
+            # A full queue answers 429 too: let its header slow the sender before the retry.
+            self.pacer.observe_queue(_int_header(response, "X-QueueSize-Remaining"))
             raise_for_transient(response, "Ometria push", TRANSIENT_STATUSES)
             return response
 
         response = retrying(self._budget, "Ometria push", sleep=self._sleep, on_retry=on_retry)(call)
         queue_remaining = _int_header(response, "X-QueueSize-Remaining")
-        self.pacer.observe_queue(queue_remaining)
         if response.status_code >= 300:
             raise UpstreamError(_refusal_message(response, record_ids), status=response.status_code)
         body = _json(response)

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from ct_ometria.errors import UpstreamError
-from ct_ometria.ometria.client import OmetriaClient
+from ct_ometria.ometria.client import OmetriaClient, PushAborted
 from ct_ometria.ometria.pacer import Pacer
 from ct_ometria.ometria.sandbox import SandboxConfig, running_sandbox
 from ct_ometria.retry import RetryBudget
@@ -89,12 +89,24 @@ def test_server_errors_are_retried(sandbox, status):
     assert report.accepted == 1
 
 
-def test_a_refused_key_names_the_variable_not_the_key(sandbox):
+def test_a_refused_key_stops_the_push_naming_the_variable_not_the_key(sandbox):
     with client_for(sandbox.base_url, "wrong-key-value") as client:
-        with pytest.raises(UpstreamError) as raised:
+        with pytest.raises(PushAborted) as raised:
             client.push([contact(1)])
-    assert raised.value.status == 403
+        with pytest.raises(UpstreamError) as single:
+            client.push_batch([contact(1)])
+    assert single.value.status == 403
+    assert "HTTP 403" in str(raised.value) and raised.value.report.sent == 0
     assert "OMETRIA_API_KEY" in str(raised.value) and "wrong-key-value" not in str(raised.value)
+
+
+def test_an_unreachable_ometria_stops_the_push_and_keeps_what_was_delivered(sandbox):
+    sandbox.post("faults", {"status": 503, "times": 10})
+    with client_for(sandbox.base_url, sandbox.api_key, sleep=lambda _: None) as client:
+        with pytest.raises(PushAborted) as raised:
+            client.push(contact(i) for i in range(150))
+    assert "Ometria push still failing after 5 attempts" in str(raised.value)
+    assert raised.value.report.sent == 0
 
 
 def test_rejected_counts_are_recorded_and_errors_harvested():

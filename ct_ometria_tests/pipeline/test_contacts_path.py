@@ -108,13 +108,15 @@ def test_transient_failures_on_both_sides_still_deliver_everything(emulator, san
     assert (sync["throttled_429"], sync["accepted"]) == (1, 700)
 
 
-def test_a_revoked_token_mid_run_is_renewed(emulator, sandbox, run_contacts):
+def test_a_token_refused_mid_run_is_renewed(emulator, sandbox, run_contacts):
     emulator.seed(customer=sample_customers(30, dt.date(2024, 5, 2), days=1))
-    assert run_contacts("2024-05-02").success
-    emulator.revoke_tokens()
-    emulator.seed(customer=[customer_document("late", "late@example.com", at("2024-05-02", 20))])
-    assert run_contacts("2024-05-02").success
-    assert len(sandbox.records("contact")) == 31
+    # The first customers request is answered as if the token had been revoked.
+    emulator.fault("/customers", status=401, code="invalid_token")
+    result = run_contacts("2024-05-02")
+    assert result.success
+    assert metadata(result, "ct_customers")["commercetools_retries"] == 0  # renewed, not retried
+    assert metadata(result, "ct_customers")["commercetools_requests"] == 2
+    assert len(sandbox.records("contact")) == 30
 
 
 def test_a_range_of_days_is_one_run_with_one_file_per_day(emulator, sandbox, run_contacts, resources, tmp_path):

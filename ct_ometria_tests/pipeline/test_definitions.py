@@ -96,3 +96,10 @@ def test_a_run_without_its_environment_fails_naming_the_variable(monkeypatch, tm
     with pytest.raises(DagsterInvalidConfigError) as raised:
         job.execute_in_process(partition_key="2024-05-01", instance=DagsterInstance.ephemeral())
     assert 'environment variable "CTP_PROJECT_KEY" which is not set' in str(raised.value)
+
+
+def test_the_cli_writes_the_projects_instance_settings():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "ct_ometria" / "cli" / "instance.yaml").read_text() == (root / "dagster.yaml").read_text()

@@ -1,59 +1,33 @@
 """workspace.yaml and dagster.yaml load in the real Dagster webserver, which shows the assets."""
 
 import os
+import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
+from ct_ometria.local.process import LocalServer
+
 ROOT = Path(__file__).resolve().parents[2]
+READY = re.compile(r"Serving dagster-webserver on (http://127\.0\.0\.1:\d+)")
 QUERY = "{ assetNodes { assetKey { path } groupName hasAssetChecks partitionDefinition { name } } }"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_webserver_loads_the_code_location_and_lists_the_assets(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
     webserver = Path(sys.executable).with_name("dagster-webserver")
-    process = subprocess.Popen(
-        [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = LocalServer(
+        [str(webserver), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", "0"],
+        READY, cwd=ROOT, env={**os.environ, "DAGSTER_HOME": str(home)}, timeout=90,
+    )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "dagster-webserver exited"
-            assert time.monotonic() < deadline, "dagster-webserver did not answer in 90 s"
-            time.sleep(0.5)
-        answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": QUERY}, timeout=60).json()
+        answer = httpx.post(f"{server.ready.group(1)}/graphql", json={"query": QUERY}, timeout=60).json()
     finally:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
+        server.stop()
     nodes = {tuple(node["assetKey"]["path"]): node for node in answer["data"]["assetNodes"]}
     assert set(nodes) == {
         ("ct_customers",), ("ct_consents",), ("ct_orders",), ("ct_products",), ("ct_categories",),

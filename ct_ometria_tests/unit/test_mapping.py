@@ -74,6 +74,11 @@ def test_customer_id_follows_strategy(strategy, fields, expected):
     assert record["id"] == "6f1c0f5e-0000-4000-8000-000000000001"
 
 
+def test_a_numeric_customer_number_is_a_valid_customer_id():
+    config = parse_mapping_config({"identity": {"customer_id_strategy": "customerNumber"}})
+    assert contact_record(customer(customerNumber="100045678"), config)["customer_id"] == "100045678"
+
+
 def test_customer_id_that_is_an_email_is_refused_naming_the_field():
     config = parse_mapping_config({"identity": {"customer_id_strategy": "key"}})
     with pytest.raises(InvalidField, match=r"customer_id \(key\)") as raised:
@@ -93,8 +98,8 @@ def test_email_is_trimmed_and_lower_cased():
 
 @pytest.mark.parametrize(
     ("value", "personal"),
-    [("ada@example.com", True), ("+44 7700 900123", True), ("07700900123", True), ("C-000123", False),
-     ("6f1c0f5e-0000-4000-8000-000000000001", False), ("12345", False)],
+    [("ada@example.com", True), ("+44 7700 900123", True), ("+447700900123", True), ("C-000123", False),
+     ("6f1c0f5e-0000-4000-8000-000000000001", False), ("12345", False), ("100045678", False)],
 )  # fmt: skip
 def test_looks_personal(value, personal):
     assert looks_personal(value) is personal
