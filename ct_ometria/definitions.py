@@ -18,8 +18,16 @@ from ct_ometria.defs.ometria import (
     ometria_products,
     ometria_products_sync,
 )
-from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource, OmetriaResource
-from ct_ometria.settings import DEFAULT_OMETRIA_API_URL, data_dir, env_value, mapping_config_path, push_rate
+from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
+from ct_ometria.settings import (
+    DEFAULT_OMETRIA_API_URL,
+    data_dir,
+    database_schema,
+    database_url,
+    env_value,
+    mapping_config_path,
+    push_rate,
+)
 
 ASSETS = [
     ct_customers, ct_consents, ct_orders, ct_products, ct_categories,
@@ -44,6 +52,7 @@ def build_resources() -> dict:
             push_rate_per_second=push_rate(),
         ),
         "mapping": MappingConfigResource(path=mapping_config_path()),
+        "ledger": LedgerResource(url=database_url(), db_schema=database_schema()),
         "frames_io_manager": PartitionedParquetIOManager(base_dir=data_dir()),
     }
 

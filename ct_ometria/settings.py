@@ -148,6 +148,11 @@ def data_dir(env: Mapping[str, str] | None = None) -> str:
     return os.path.join(home, "ct_ometria_data")
 
 
+def database_schema(env: Mapping[str, str] | None = None) -> str:
+    """CT_OMETRIA_DATABASE_SCHEMA: the PostgreSQL schema of the ledger's tables (default ct_ometria)."""
+    return env_value("CT_OMETRIA_DATABASE_SCHEMA", "ct_ometria", env=env) or "ct_ometria"
+
+
 def mapping_config_path(env: Mapping[str, str] | None = None) -> str | None:
     return env_value("CT_OMETRIA_CONFIG", env=env)
 

@@ -18,8 +18,9 @@ from ct_ometria.commercetools.resolve import fetch_by_ids, fetch_stores, product
 from ct_ometria.config import MappingConfig
 from ct_ometria.defs.extract import mapped_output
 from ct_ometria.defs.partitions import daily_partitions
-from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource, OmetriaResource
-from ct_ometria.defs.sync import encoded, push_frame
+from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
+from ct_ometria.defs.sync import PushConfig, sync_records
+from ct_ometria.delivery import candidates, deliver
 from ct_ometria.mapping.frames import contacts_frame, orders_frame, products_frame
 from ct_ometria.mapping.stores import StoreContext, resolve_stores
 from ct_ometria.validation import valid_rows
@@ -37,7 +38,7 @@ MAPPING = dict(
     io_manager_key="frames_io_manager",
 )
 SYNC = dict(partitions_def=daily_partitions, backfill_policy=BackfillPolicy.single_run(), pool="ometria",
-            group_name="ometria", kinds={"ometria"})  # fmt: skip
+            group_name="ometria", kinds={"ometria"}, output_required=False)  # fmt: skip
 
 
 def _valid_spec(check: str, asset_name: str, what: str) -> AssetCheckSpec:
@@ -131,20 +132,33 @@ def _with_fresh_category_paths(products: pd.DataFrame, categories: pd.DataFrame)
 
 
 @asset(check_specs=[_accepted_spec(CONTACTS_ACCEPTED, "ometria_contacts_sync")], **SYNC)
-def ometria_contacts_sync(context: AssetExecutionContext, ometria_contacts: pd.DataFrame, ometria: OmetriaResource):
-    """Pushes the valid contact records to Ometria's ``POST /v2/push``: batches of at most 100, one
-    request every 1/8 s (the account's rate), 429 and 5xx retried honouring ``Retry-After``.
-    Records set aside by the checks upstream are not sent."""
-    records = valid_rows(ometria_contacts)
-    return push_frame(context, ometria, encoded(records, "contact"), len(records), CONTACTS_ACCEPTED, "contacts")
+def ometria_contacts_sync(
+    context: AssetExecutionContext, config: PushConfig, ct_customers: pd.DataFrame, ct_consents: pd.DataFrame,
+    ometria_contacts: pd.DataFrame, ometria: OmetriaResource, ledger: LedgerResource,
+):  # fmt: skip
+    """Pushes the contacts that are new or changed since Ometria last accepted them (the ledger
+    compares each record's hash): batches of at most 100, one request every 1/8 s, 429 and 5xx
+    retried honouring ``Retry-After``. Customers, consents and contacts set aside by the checks are
+    parked as dead letters with their reason."""
+    yield from sync_records(
+        context, config, ometria, ledger, ometria_contacts, "contact", CONTACTS_ACCEPTED, "contacts",
+        upstream=[(ct_customers, "customer", "ct_customers", "document"), (ct_consents, "consent", "ct_consents", None)],
+    )  # fmt: skip
 
 
 @asset(check_specs=[_accepted_spec(PRODUCTS_ACCEPTED, "ometria_products_sync")], **SYNC)
-def ometria_products_sync(context: AssetExecutionContext, ometria_products: pd.DataFrame, ometria: OmetriaResource):
-    """Pushes the valid product records (parents, then variants) to Ometria, before any order of the
-    same run, so order lines link to known products."""
+def ometria_products_sync(
+    context: AssetExecutionContext, config: PushConfig, ct_products: pd.DataFrame, ometria_products: pd.DataFrame,
+    ometria: OmetriaResource, ledger: LedgerResource,
+):  # fmt: skip
+    """Pushes new and changed product records (parents, then variants) before any order of the same
+    run, so order lines link to known products."""
     records = valid_rows(ometria_products).sort_values("is_variant", kind="stable")
-    return push_frame(context, ometria, encoded(records, "product"), len(records), PRODUCTS_ACCEPTED, "products")
+    records = pd.concat([records, ometria_products[ometria_products["rejection"].notna()]])
+    yield from sync_records(
+        context, config, ometria, ledger, records, "product", PRODUCTS_ACCEPTED, "products",
+        upstream=[(ct_products, "ct_product", "ct_products", "document")],
+    )  # fmt: skip
 
 
 @asset(
@@ -153,20 +167,22 @@ def ometria_products_sync(context: AssetExecutionContext, ometria_products: pd.D
     **SYNC,
 )
 def ometria_orders_sync(
-    context: AssetExecutionContext, ometria_orders: pd.DataFrame, ct_orders: pd.DataFrame,
+    context: AssetExecutionContext, config: PushConfig, ometria_orders: pd.DataFrame, ct_orders: pd.DataFrame,
     commercetools: CommercetoolsResource, ometria: OmetriaResource, mapping: MappingConfigResource,
+    ledger: LedgerResource,
 ):  # fmt: skip
-    """Pushes the valid order records after the run's products and contacts. Every product the orders'
-    lines reference is read from commercetools and sent first, so a line never points at a product
-    Ometria has not received."""
-    config = mapping.load()
-    records = valid_rows(ometria_orders)
-    referenced = _line_product_ids(ct_orders, set(records["source_id"]))
+    """Pushes new and changed orders after the run's products and contacts. A product an order line
+    references that Ometria has never accepted (per the ledger) is read from commercetools and sent
+    first, so a line never points at a product Ometria does not know."""
+    referenced = _line_product_ids(ct_orders, set(valid_rows(ometria_orders)["source_id"]))
     with ometria.client() as client:
-        pulled = _pull_products_forward(context, referenced, commercetools, config, client)
-        return push_frame(
-            context, ometria, encoded(records, "order"), len(records), ORDERS_ACCEPTED, "orders",
-            extra_metadata={"products_pulled_forward": MetadataValue.int(pulled)}, client=client,
+        pulled = 0
+        if not config.dry_run:
+            pulled = _pull_products_forward(context, referenced, commercetools, mapping.load(), client, ledger.open())
+        yield from sync_records(
+            context, config, ometria, ledger, ometria_orders, "order", ORDERS_ACCEPTED, "orders",
+            upstream=[(ct_orders, "ct_order", "ct_orders", "document")], client=client,
+            extra_metadata={"products_pulled_forward": MetadataValue.int(pulled)},
         )  # fmt: skip
 
 
@@ -180,7 +196,8 @@ def _line_product_ids(orders: pd.DataFrame, order_ids: set[str]) -> set[str]:
     }
 
 
-def _pull_products_forward(context, product_ids, commercetools, config, client) -> int:
+def _pull_products_forward(context, product_ids, commercetools, config, client, ledger) -> int:
+    """Send the referenced products Ometria has not accepted yet; returns how many records went."""
     if not product_ids:
         return 0
     with commercetools.client() as ct:
@@ -191,9 +208,11 @@ def _pull_products_forward(context, product_ids, commercetools, config, client) 
         entity_frame(documents, PRODUCTS, contexts), resolve_stores(stores, project, config), config,
         dt.datetime.now(dt.timezone.utc),
     )  # fmt: skip
-    records = valid_rows(frame).sort_values("is_variant", kind="stable")
-    report = client.push(encoded(records, "product"))
+    items = candidates(valid_rows(frame).sort_values("is_variant", kind="stable"), "product")
+    known = {key for key, _ in ledger.known("product", [i.record_id for i in items]).items()}
+    delivery = deliver(client, ledger, [i for i in items if i.record_id not in known], run_id=context.run.run_id,
+                       stage="ometria_orders_sync")  # fmt: skip
     missing = sorted(product_ids - {d["id"] for d in documents})
     if missing:
         context.log.warning(f"{len(missing)} product(s) referenced by orders are not in commercetools: {missing[:5]}")
-    return report.sent
+    return delivery.report.sent

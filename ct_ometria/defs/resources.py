@@ -11,7 +11,14 @@ from dagster import ConfigurableResource, InitResourceContext
 from ct_ometria.commercetools.client import CommercetoolsClient
 from ct_ometria.config import MappingConfig, load_mapping_config
 from ct_ometria.ometria.client import OmetriaClient
-from ct_ometria.settings import DEFAULT_OMETRIA_API_URL, DEFAULT_PUSH_RATE, CommercetoolsSettings, OmetriaSettings
+from ct_ometria.ledger.store import POSTGRES_SCHEMA, Ledger
+from ct_ometria.settings import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_OMETRIA_API_URL,
+    DEFAULT_PUSH_RATE,
+    CommercetoolsSettings,
+    OmetriaSettings,
+)
 
 
 class CommercetoolsResource(ConfigurableResource):
@@ -74,3 +81,17 @@ class MappingConfigResource(ConfigurableResource):
 
     def load(self) -> MappingConfig:
         return load_mapping_config(self.path)
+
+
+class LedgerResource(ConfigurableResource):
+    """The sync ledger's database (``CT_OMETRIA_DATABASE_URL``); created and migrated on first use."""
+
+    url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL schema of the ledger's tables (beside Dagster's on the same server).
+    db_schema: str = POSTGRES_SCHEMA
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.open()
+
+    def open(self) -> Ledger:
+        return Ledger(self.url, self.db_schema)

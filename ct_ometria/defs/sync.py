@@ -1,89 +1,151 @@
-"""The shared body of every sync asset: push a frame's valid records, report, and tell the truth."""
+"""The shared body of every sync asset: park what checks set aside, deliver through the ledger,
+report, and tell the truth (a refused batch fails the step after everything else was delivered)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, Failure, MaterializeResult, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetObservation,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+)
 
 from ct_ometria.defs.metadata import md_table
-from ct_ometria.defs.resources import OmetriaResource
-from ct_ometria.ometria.client import Encoded, OmetriaClient, PushAborted, PushReport
-from ct_ometria.validation import valid_rows
+from ct_ometria.defs.resources import LedgerResource, OmetriaResource
+from ct_ometria.delivery import Delivery, candidates, deliver, rejected
+from ct_ometria.ledger.store import Ledger
+from ct_ometria.ometria.client import OmetriaClient, PushAborted
+
+SAMPLE_PAYLOADS = 3
 
 
-def encoded(frame: pd.DataFrame, record_type: str) -> Iterable[Encoded]:
-    return (Encoded(record_type, row.id, row.record.encode("utf-8")) for row in valid_rows(frame).itertuples(index=False))
+class PushConfig(Config):
+    """``dry_run``: report what would be sent (new, changed, unchanged, invalid, sample payloads)
+    without pushing and without touching the ledger."""
+
+    dry_run: bool = False
 
 
-def push_metadata(report: PushReport, to_send: int, elapsed: float, client: OmetriaClient) -> dict:
+# (frame, record type, stage, payload column) of an upstream frame whose rejected rows are parked.
+Upstream = tuple[pd.DataFrame, str, str, str | None]
+
+
+def _letters_table(ledger: Ledger, record_type: str) -> MetadataValue:
+    letters = pd.DataFrame(ledger.dead_letters(record_type))
+    if letters.empty:
+        return MetadataValue.md("_none_")
+    return md_table(letters, ["record_id", "stage", "reason", "attempts", "last_seen"], 20)
+
+
+def delivery_metadata(delivery: Delivery, client: OmetriaClient, elapsed: float, parked_invalid: int) -> dict:
+    plan, report = delivery.plan, delivery.report
     batches = pd.DataFrame(
         [(b.request_id, len(b.record_ids), b.status, b.attempts) for b in report.batches],
         columns=["request_id", "records", "status", "attempts"],
     )
-    refused = pd.DataFrame([(r.record_type, r.record_id, r.reason) for r in report.refused], columns=["type", "id", "reason"])
-    failed = pd.DataFrame([(ids[0], len(ids), error) for ids, error in report.failed], columns=["first_id", "records", "error"])
-    return {
-        "to_send": MetadataValue.int(to_send),
+    metadata = {
+        "dry_run": MetadataValue.bool(delivery.dry_run),
+        "new": MetadataValue.int(len(plan.new)),
+        "changed": MetadataValue.int(len(plan.changed)),
+        "unchanged": MetadataValue.int(len(plan.unchanged)),
+        "stale_skipped": MetadataValue.int(len(plan.stale)),
+        "invalid_parked": MetadataValue.int(parked_invalid),
         "pushed": MetadataValue.int(report.sent),
         "accepted": MetadataValue.int(report.accepted),
         "rejected": MetadataValue.int(report.rejected),
         "refused_before_sending": MetadataValue.int(len(report.refused)),
         "failed_batches": MetadataValue.int(len(report.failed)),
+        "async_errors_parked": MetadataValue.int(delivery.harvested),
         "requests": MetadataValue.int(report.requests),
         "retries": MetadataValue.int(client.retries),
         "throttled_429": MetadataValue.int(client.throttled),
         "duration_seconds": MetadataValue.float(round(elapsed, 3)),
         "records_per_second": MetadataValue.float(round(report.sent / elapsed, 1) if elapsed else 0.0),
         "batches": md_table(batches, list(batches.columns), 10),
-        "refused_records": md_table(refused, list(refused.columns), 20),
-        "failed_batch_errors": md_table(failed, list(failed.columns), 10),
     }
+    if delivery.dry_run:
+        samples = [item.body.decode("utf-8") for item in plan.to_send[:SAMPLE_PAYLOADS]]
+        metadata["sample_payloads"] = MetadataValue.md("\n\n".join(f"```json\n{s}\n```" for s in samples) or "_none_")
+        metadata["would_send"] = MetadataValue.int(len(plan.to_send))
+    return metadata
 
 
-def push_frame(
+def sync_records(
     context: AssetExecutionContext,
+    config: PushConfig,
     ometria: OmetriaResource,
-    records: Iterable[Encoded],
-    to_send: int,
+    ledger_resource: LedgerResource,
+    frame: pd.DataFrame,
+    record_type: str,
     check_name: str,
     what: str,
-    extra_metadata: dict | None = None,
+    upstream: Sequence[Upstream] = (),
     client: OmetriaClient | None = None,
-) -> MaterializeResult:
-    """Push ``records``; fail the step (after reporting) when Ometria or the client refused any."""
+    extra_metadata: dict | None = None,
+):
+    """Park rejected rows, deliver the valid ones through the ledger, and report."""
     if client is None:
         with ometria.client() as own:
-            return push_frame(context, ometria, records, to_send, check_name, what, extra_metadata, own)
+            yield from sync_records(context, config, ometria, ledger_resource, frame, record_type, check_name, what,
+                                    upstream, own, extra_metadata)  # fmt: skip
+        return
+    ledger = ledger_resource.open()
     started = time.monotonic()
+    parked_invalid = 0
+    if not config.dry_run:
+        letters = rejected(frame, record_type, context.asset_key.to_user_string().removesuffix("_sync"))
+        for up_frame, up_type, stage, payload in upstream:
+            letters += rejected(up_frame, up_type, stage, payload)
+        parked_invalid = ledger.park(letters) if letters else 0
     try:
-        report = client.push(records)
+        delivery = deliver(client, ledger, candidates(frame, record_type), run_id=context.run.run_id,
+                           dry_run=config.dry_run, stage=context.asset_key.to_user_string())  # fmt: skip
     except PushAborted as aborted:
-        metadata = push_metadata(aborted.report, to_send, time.monotonic() - started, client)
+        delivery = Delivery(plan=ledger.plan([]), report=aborted.report)
+        metadata = delivery_metadata(delivery, client, time.monotonic() - started, parked_invalid)
         raise Failure(
-            description=f"pushing {what} stopped after {aborted.report.sent} records were delivered: {aborted}",
+            description=f"pushing {what} stopped after {aborted.report.sent} records were delivered (and recorded "
+            f"in the ledger): {aborted}",
             metadata=metadata,
         ) from None
-    metadata = push_metadata(report, to_send, time.monotonic() - started, client)
+    metadata = delivery_metadata(delivery, client, time.monotonic() - started, parked_invalid)
     metadata.update(extra_metadata or {})
+    if config.dry_run:
+        # A dry run observes; it does not materialize, so the partition does not look synced.
+        context.log.info(f"dry run: would send {len(delivery.plan.to_send)} {what}")
+        yield AssetObservation(asset_key=context.asset_key, partition=None, metadata=metadata)
+        return
+    metadata["open_dead_letters"] = MetadataValue.int(ledger.open_counts().get(record_type, 0))
+    metadata["dead_letters"] = _letters_table(ledger, record_type)
+    report = delivery.report
     if report.failed or report.refused:
         raise Failure(
             description=f"{len(report.failed)} batch(es) of {what} refused by Ometria and {len(report.refused)} "
-            f"record(s) refused before sending; {report.sent} records were delivered",
+            f"record(s) refused before sending, all parked as dead letters; {report.sent} records were delivered",
             metadata=metadata,
         )
-    context.log.info(f"pushed {report.sent} {what} in {report.requests} requests")
-    return MaterializeResult(
+    context.log.info(
+        f"{what}: {len(delivery.plan.new)} new, {len(delivery.plan.changed)} changed, "
+        f"{len(delivery.plan.unchanged)} unchanged; pushed {report.sent} in {report.requests} requests"
+    )
+    yield MaterializeResult(
         metadata=metadata,
         check_results=[
             AssetCheckResult(
                 check_name=check_name,
-                passed=report.rejected == 0,
+                passed=report.rejected == 0 and delivery.harvested == 0,
                 severity=AssetCheckSeverity.ERROR,
-                description=f"Ometria accepted {report.accepted} and rejected {report.rejected} of {report.sent} {what}",
-                metadata={"accepted": report.accepted, "rejected": report.rejected},
+                description=f"Ometria accepted {report.accepted} and rejected {report.rejected} of {report.sent} "
+                f"{what}; {delivery.harvested} asynchronous validation error(s) parked",
+                metadata={"accepted": report.accepted, "rejected": report.rejected, "async_errors": delivery.harvested},
             )
         ],
     )

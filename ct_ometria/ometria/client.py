@@ -64,11 +64,21 @@ class BatchResult:
     queue_remaining: int | None
 
 
+@dataclass(frozen=True)
+class FailedBatch:
+    """A batch Ometria refused outright (a 4xx other than 429), and why."""
+
+    record_type: str
+    record_ids: tuple[str, ...]
+    reason: str
+    status: int | None
+
+
 @dataclass
 class PushReport:
     batches: list[BatchResult] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
-    failed: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
+    failed: list[FailedBatch] = field(default_factory=list)
 
     @property
     def sent(self) -> int:
@@ -137,22 +147,30 @@ class OmetriaClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def push(self, records: Iterable[dict[str, Any] | Encoded]) -> PushReport:
+    def push(
+        self, records: Iterable[dict[str, Any] | Encoded], on_batch: Callable[[BatchResult], None] | None = None
+    ) -> PushReport:
         """Send ``records`` in batches of at most 100 of one type; refuse what Ometria would refuse.
 
         A batch that Ometria refuses outright (a 4xx other than 429) is recorded in ``failed`` and the
-        other batches still go; a transient failure that outlasts the retry budget raises.
+        other batches still go; a transient failure that outlasts the retry budget raises
+        ``PushAborted``. ``on_batch`` sees each accepted batch as soon as Ometria answered.
         """
         report = PushReport()
         for batch in self._batches(records, report.refused):
             try:
-                report.batches.append(self.push_batch(batch))
+                result = self.push_batch(batch)
             except UpstreamError as error:
                 if error.status in (401, 403):
                     raise PushAborted(str(error), report) from None
-                report.failed.append((tuple(item.record_id for item in batch), str(error)))
+                ids = tuple(item.record_id for item in batch)
+                report.failed.append(FailedBatch(batch[0].record_type, ids, str(error), error.status))
+                continue
             except UpstreamUnavailable as error:
                 raise PushAborted(str(error), report) from None
+            report.batches.append(result)
+            if on_batch is not None:
+                on_batch(result)
         return report
 
     def _batches(self, records: Iterable[dict[str, Any] | Encoded], refused: list[Refusal]) -> Iterator[list[Encoded]]:

@@ -14,7 +14,7 @@ from ct_ometria.definitions import ASSETS
 from ct_ometria.defs.commercetools import ct_consents, ct_customers
 from ct_ometria.defs.io import PartitionedParquetIOManager
 from ct_ometria.defs.ometria import ometria_contacts, ometria_contacts_sync
-from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource, OmetriaResource
+from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
 
 CONTACT_ASSETS = [ct_customers, ct_consents, ometria_contacts, ometria_contacts_sync]
 UTC = dt.timezone.utc
@@ -38,6 +38,7 @@ def resources(emulator, sandbox, tmp_path) -> dict:
         "ometria": OmetriaResource(api_key=sandbox.api_key, api_url=sandbox.base_url),
         "mapping": MappingConfigResource(path=None),
         "frames_io_manager": PartitionedParquetIOManager(base_dir=str(tmp_path / "frames")),
+        "ledger": LedgerResource(url=f"sqlite:///{tmp_path / 'ledger.db'}"),
     }
 
 

@@ -1,0 +1,124 @@
+"""Delivering records to Ometria through the ledger: send only what changed, record what Ometria
+accepted batch by batch, park what it refused, and harvest its asynchronous validation errors.
+
+Dagster-free, so the sync assets and the dead-letter replay share it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ct_ometria.ledger.store import Candidate, Ledger, Plan
+from ct_ometria.ometria.client import BatchResult, Encoded, OmetriaClient, PushReport
+from ct_ometria.validation import REJECTION, invalid_rows, valid_rows
+
+ASYNC_STAGE = "ometria_validation"
+
+
+@dataclass
+class Delivery:
+    plan: Plan
+    report: PushReport = field(default_factory=PushReport)
+    parked: int = 0
+    harvested: int = 0
+    dry_run: bool = False
+
+
+def candidates(frame: pd.DataFrame, record_type: str) -> list[Candidate]:
+    """The valid rows of a mapped frame as ledger candidates; ``record`` is the canonical JSON to send."""
+    found = []
+    for row in valid_rows(frame).itertuples(index=False):
+        body = row.record.encode("utf-8")
+        found.append(
+            Candidate(
+                record_type=record_type, record_id=row.id, content_hash=hashlib.sha256(body).hexdigest(), body=body,
+                source_id=row.source_id, source_version=None if pd.isna(row.version) else int(row.version),
+                partition=row.partition,
+            )
+        )  # fmt: skip
+    return found
+
+
+def rejected(frame: pd.DataFrame, record_type: str, stage: str, payload: str | None = None) -> list[dict[str, Any]]:
+    """Dead letters for a frame's rejected rows, with the reason (naming the field)."""
+    source_column = "source_id" if "source_id" in frame else "id"
+    return [
+        {"record_type": record_type, "record_id": str(row["id"]), "stage": stage, "reason": row[REJECTION],
+         "payload": row[payload] if payload else None, "partition": row.get("partition"),
+         "source_id": str(row[source_column]) if row.get(source_column) is not None else None}
+        for _, row in invalid_rows(frame).iterrows()
+    ]  # fmt: skip
+
+
+def _audit(result: BatchResult, run_id: str | None) -> dict[str, Any]:
+    return {
+        "record_type": result.record_type, "record_count": len(result.record_ids), "request_id": result.request_id,
+        "http_status": result.status, "accepted": result.accepted, "rejected": result.rejected,
+        "attempts": result.attempts, "latency_ms": int(result.latency_seconds * 1000), "run_id": run_id,
+    }  # fmt: skip
+
+
+def deliver(
+    client: OmetriaClient, ledger: Ledger, items: Iterable[Candidate], *, run_id: str | None = None,
+    dry_run: bool = False, stage: str = "push",
+) -> Delivery:  # fmt: skip
+    """Plan against the ledger, push what is new or changed, record each accepted batch."""
+    plan = ledger.plan(items)
+    delivery = Delivery(plan=plan, dry_run=dry_run)
+    if dry_run or not plan.to_send:
+        return delivery
+    by_key = {(item.record_type, item.record_id): item for item in plan.to_send}
+
+    def accepted(result: BatchResult) -> None:
+        items = [by_key[(result.record_type, record_id)] for record_id in result.record_ids]
+        ledger.record_accepted(items, result.request_id, _audit(result, run_id))
+
+    report = client.push((Encoded(i.record_type, i.record_id, i.body) for i in plan.to_send), on_batch=accepted)
+    delivery.report = report
+    letters = []
+    for failed in report.failed:
+        ledger.record_batch(
+            {"record_type": failed.record_type, "record_count": len(failed.record_ids), "request_id": None,
+             "http_status": failed.status or 0, "accepted": 0, "rejected": len(failed.record_ids), "attempts": 1,
+             "latency_ms": 0, "run_id": run_id}
+        )  # fmt: skip
+        letters += [_letter(by_key[(failed.record_type, i)], stage, failed.reason) for i in failed.record_ids]
+    letters += [_letter(by_key[(r.record_type, r.record_id)], stage, r.reason) for r in report.refused]
+    delivery.parked = ledger.park(letters) if letters else 0
+    delivery.harvested = harvest_errors(client, ledger, {b.request_id for b in report.batches if b.request_id})
+    return delivery
+
+
+def _letter(item: Candidate, stage: str, reason: str) -> dict[str, Any]:
+    return {"record_type": item.record_type, "record_id": item.record_id, "stage": stage, "reason": reason,
+            "payload": item.body.decode("utf-8"), "partition": item.partition, "source_id": item.source_id}  # fmt: skip
+
+
+def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str]) -> int:
+    """Park Ometria's asynchronous validation errors for this delivery's requests, and forget those
+    records in the ledger so they are sent again once fixed.
+
+    Ometria's ``GET /v2/push/_errors`` lists the newest 100 errors as ``error_path`` and
+    ``error_message``; the sandbox also names the record and the request. Errors that name no
+    request are kept too: nothing Ometria refused goes unnoticed.
+    """
+    if not request_ids:
+        return 0
+    letters, forget = [], {}
+    for error in client.push_errors():
+        if error.get("request_id") is not None and error["request_id"] not in request_ids:
+            continue
+        reason = f"{error.get('error_path', 'root')}: {error.get('error_message', 'refused')}"
+        record_type = str(error.get("record_type") or "unknown")
+        record_id = str(error.get("record_id") or "unknown:" + hashlib.sha256(reason.encode()).hexdigest()[:12])
+        letters.append({"record_type": record_type, "record_id": record_id, "stage": ASYNC_STAGE, "reason": reason})
+        if error.get("record_id"):
+            forget.setdefault(record_type, []).append(record_id)
+    for record_type, ids in forget.items():
+        ledger.forget(record_type, ids)
+    return ledger.park(letters) if letters else 0

@@ -1,0 +1,286 @@
+"""The ledger's operations: plan a push against what Ometria already accepted, record accepted
+batches, keep the audit trail, park and resolve dead letters, keep cursors.
+
+A record enters ``pushed_records`` only after Ometria accepted its batch, one transaction per batch:
+a crash between a push and its commit resends that batch on the next run (harmless, Ometria upserts
+by id) but never loses a record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, and_, create_engine, delete, func, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from ct_ometria.errors import ConfigError
+from ct_ometria.ledger.tables import cursors, dead_letters, push_batches, pushed_records
+
+POSTGRES_SCHEMA = "ct_ometria"
+MIGRATIONS = Path(__file__).with_name("migrations")
+CHUNK = 500
+_migrated: set[tuple[str, str]] = set()
+_migrate_lock = threading.Lock()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A record that may be pushed, with what the ledger compares."""
+
+    record_type: str
+    record_id: str
+    content_hash: str
+    body: bytes
+    source_id: str | None = None
+    source_version: int | None = None
+    partition: str | None = None
+
+
+@dataclass
+class Plan:
+    new: list[Candidate] = field(default_factory=list)
+    changed: list[Candidate] = field(default_factory=list)
+    unchanged: list[Candidate] = field(default_factory=list)
+    stale: list[Candidate] = field(default_factory=list)
+
+    @property
+    def to_send(self) -> list[Candidate]:
+        return [*self.new, *self.changed]
+
+
+def engine_for(url: str, schema: str = POSTGRES_SCHEMA) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("CT_OMETRIA_DATABASE_URL is not an SQLAlchemy URL (e.g. sqlite:///state.db)") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, pool_pre_ping=True)
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(schema_translate_map={None: schema})
+    return engine
+
+
+class Ledger:
+    def __init__(self, url: str, schema: str = POSTGRES_SCHEMA):
+        if not schema.isidentifier():
+            raise ConfigError(f"the ledger schema must be an SQL identifier, got {schema!r}")
+        self.url = url
+        self.schema = schema
+        self.engine = engine_for(url, schema)
+        self._postgres = self.engine.dialect.name == "postgresql"
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Create or upgrade the tables (alembic), once per process; PostgreSQL serialises concurrent
+        migrations with an advisory lock."""
+        with _migrate_lock:
+            if (self.url, self.schema) in _migrated:
+                return
+            with self.engine.begin() as connection:
+                if self._postgres:
+                    connection.execute(text("SELECT pg_advisory_xact_lock(727200)"))
+                    connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {self.schema}"))
+                config = Config()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = connection
+                config.attributes["schema"] = self.schema if self._postgres else None
+                command.upgrade(config, "head")
+            _migrated.add((self.url, self.schema))
+
+    def _insert(self, table):  # noqa: ANN001, ANN202
+        return (postgresql.insert if self._postgres else sqlite.insert)(table)
+
+    # --- delta ----------------------------------------------------------------------------------
+
+    def known(self, record_type: str, record_ids: Sequence[str]) -> dict[str, tuple[str, int | None]]:
+        found: dict[str, tuple[str, int | None]] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(record_ids), CHUNK):
+                chunk = list(record_ids[start : start + CHUNK])
+                rows = connection.execute(
+                    select(pushed_records.c.record_id, pushed_records.c.content_hash, pushed_records.c.source_version)
+                    .where(pushed_records.c.record_type == record_type)
+                    .where(pushed_records.c.record_id.in_(chunk))
+                )
+                found.update({row.record_id: (row.content_hash, row.source_version) for row in rows})
+        return found
+
+    def plan(self, candidates: Iterable[Candidate]) -> Plan:
+        plan = Plan()
+        by_type: dict[str, list[Candidate]] = {}
+        for candidate in candidates:
+            by_type.setdefault(candidate.record_type, []).append(candidate)
+        for record_type, items in by_type.items():
+            known = self.known(record_type, [item.record_id for item in items])
+            for item in items:
+                previous = known.get(item.record_id)
+                if previous is None:
+                    plan.new.append(item)
+                elif previous[0] == item.content_hash:
+                    plan.unchanged.append(item)
+                elif previous[1] is not None and item.source_version is not None and item.source_version < previous[1]:
+                    plan.stale.append(item)  # an older version must never overwrite a newer one
+                else:
+                    plan.changed.append(item)
+        return plan
+
+    def record_accepted(self, items: Sequence[Candidate], request_id: str | None, batch: dict[str, Any] | None) -> None:
+        """One transaction: the batch's audit row, its records, and the dead letters they resolve."""
+        moment = now()
+        with self.engine.begin() as connection:
+            if batch is not None:
+                connection.execute(push_batches.insert().values(**batch, pushed_at=moment))
+            if not items:
+                return
+            statement = self._insert(pushed_records)
+            statement = statement.on_conflict_do_update(
+                index_elements=[pushed_records.c.record_type, pushed_records.c.record_id],
+                set_={name: statement.excluded[name] for name in
+                      ("content_hash", "source_id", "source_version", "pushed_at", "request_id", "partition")},
+            )  # fmt: skip
+            connection.execute(
+                statement,
+                [
+                    {"record_type": i.record_type, "record_id": i.record_id, "content_hash": i.content_hash,
+                     "source_id": i.source_id, "source_version": i.source_version, "pushed_at": moment,
+                     "request_id": request_id, "partition": i.partition}
+                    for i in items
+                ],
+            )  # fmt: skip
+            self._resolve(connection, items[0].record_type, [i.record_id for i in items], moment)
+            sources = [i.source_id for i in items if i.source_id]
+            if sources:
+                self._resolve_sources(connection, sources, moment)
+
+    def record_batch(self, batch: dict[str, Any]) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(push_batches.insert().values(**batch, pushed_at=now()))
+
+    def forget(self, record_type: str, record_ids: Sequence[str]) -> int:
+        """Drop records from the ledger so the next run sends them again (Ometria refused them later)."""
+        with self.engine.begin() as connection:
+            return connection.execute(
+                delete(pushed_records).where(pushed_records.c.record_type == record_type)
+                .where(pushed_records.c.record_id.in_(list(record_ids)))
+            ).rowcount  # fmt: skip
+
+    def pushed(self, record_type: str | None = None) -> list[dict[str, Any]]:
+        query = select(pushed_records)
+        if record_type:
+            query = query.where(pushed_records.c.record_type == record_type)
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query.order_by(pushed_records.c.record_id))]
+
+    def batches(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(select(push_batches).order_by(push_batches.c.id))]
+
+    # --- dead letters -----------------------------------------------------------------------------
+
+    def park(self, letters: Iterable[dict[str, Any]]) -> int:
+        """Add or refresh open dead letters (``record_type``, ``record_id``, ``stage``, ``reason``,
+        ``payload``, ``partition``, ``source_id``); the same open letter seen again counts an attempt."""
+        count = 0
+        moment = now()
+        with self.engine.begin() as connection:
+            for letter in letters:
+                count += 1
+                match = and_(
+                    dead_letters.c.record_type == letter["record_type"],
+                    dead_letters.c.record_id == letter["record_id"],
+                    dead_letters.c.stage == letter["stage"],
+                    dead_letters.c.resolved.is_(False),
+                )
+                existing = connection.execute(select(dead_letters.c.id).where(match)).first()
+                if existing:
+                    connection.execute(
+                        update(dead_letters).where(dead_letters.c.id == existing.id).values(
+                            reason=letter["reason"], payload=letter.get("payload"), last_seen=moment,
+                            attempts=dead_letters.c.attempts + 1,
+                        )
+                    )  # fmt: skip
+                else:
+                    connection.execute(
+                        dead_letters.insert().values(
+                            record_type=letter["record_type"], record_id=letter["record_id"], stage=letter["stage"],
+                            reason=letter["reason"], payload=letter.get("payload"), partition=letter.get("partition"),
+                            source_id=letter.get("source_id"), first_seen=moment, last_seen=moment, attempts=1,
+                            resolved=False,
+                        )
+                    )  # fmt: skip
+        return count
+
+    def _resolve(self, connection, record_type: str, record_ids: list[str], moment: dt.datetime) -> None:  # noqa: ANN001
+        for start in range(0, len(record_ids), CHUNK):
+            connection.execute(
+                update(dead_letters)
+                .where(dead_letters.c.record_type == record_type)
+                .where(dead_letters.c.record_id.in_(record_ids[start : start + CHUNK]))
+                .where(dead_letters.c.resolved.is_(False))
+                .values(resolved=True, resolved_at=moment)
+            )
+
+    def _resolve_sources(self, connection, source_ids: list[str], moment: dt.datetime) -> None:  # noqa: ANN001
+        """A record accepted from a source resolves the letters parked for that source at any stage."""
+        for start in range(0, len(source_ids), CHUNK):
+            connection.execute(
+                update(dead_letters)
+                .where(dead_letters.c.source_id.in_(source_ids[start : start + CHUNK]))
+                .where(dead_letters.c.resolved.is_(False))
+                .values(resolved=True, resolved_at=moment)
+            )
+
+    def resolve(self, record_type: str, record_ids: Sequence[str]) -> None:
+        with self.engine.begin() as connection:
+            self._resolve(connection, record_type, list(record_ids), now())
+
+    def dead_letters(
+        self, record_type: str | None = None, record_id: str | None = None, include_resolved: bool = False
+    ) -> list[dict[str, Any]]:
+        query = select(dead_letters)
+        if record_type:
+            query = query.where(dead_letters.c.record_type == record_type)
+        if record_id:
+            query = query.where(dead_letters.c.record_id == record_id)
+        if not include_resolved:
+            query = query.where(dead_letters.c.resolved.is_(False))
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query.order_by(dead_letters.c.id))]
+
+    def open_counts(self) -> dict[str, int]:
+        query = (
+            select(dead_letters.c.record_type, func.count())
+            .where(dead_letters.c.resolved.is_(False))
+            .group_by(dead_letters.c.record_type)
+        )
+        with self.engine.connect() as connection:
+            return {row[0]: row[1] for row in connection.execute(query)}
+
+    # --- cursors ----------------------------------------------------------------------------------
+
+    def cursor(self, name: str) -> str | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(cursors.c.value).where(cursors.c.name == name)).first()
+        return row.value if row else None
+
+    def set_cursor(self, name: str, value: str) -> None:
+        statement = self._insert(cursors).values(name=name, value=value, updated_at=now())
+        statement = statement.on_conflict_do_update(
+            index_elements=[cursors.c.name], set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at}
+        )
+        with self.engine.begin() as connection:
+            connection.execute(statement)
