@@ -38,7 +38,7 @@ MAPPING = dict(
     io_manager_key="frames_io_manager",
 )
 SYNC = dict(partitions_def=daily_partitions, backfill_policy=BackfillPolicy.single_run(), pool="ometria",
-            group_name="ometria", kinds={"ometria"}, output_required=False)  # fmt: skip
+            group_name="ometria", kinds={"ometria"})  # fmt: skip
 
 
 def _valid_spec(check: str, asset_name: str, what: str) -> AssetCheckSpec:
