@@ -18,6 +18,7 @@ from ct_ometria.defs.ometria import (
     ometria_products,
     ometria_products_sync,
 )
+from ct_ometria.defs.replay import replay_dead_letters
 from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
 from ct_ometria.settings import (
     DEFAULT_OMETRIA_API_URL,
@@ -59,7 +60,7 @@ def build_resources() -> dict:
 
 defs = Definitions(
     assets=ASSETS,
-    jobs=[sync_to_ometria, customers_to_contacts],
+    jobs=[sync_to_ometria, customers_to_contacts, replay_dead_letters],
     schedules=[sync_to_ometria_daily],
     resources=build_resources(),
 )

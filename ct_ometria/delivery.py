@@ -109,14 +109,21 @@ def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str])
     """
     if not request_ids:
         return 0
+    errors = client.push_errors()
+    named: dict[str, list[str]] = {}
+    for error in errors:
+        if error.get("record_id") and error.get("request_id") in request_ids:
+            named.setdefault(str(error.get("record_type")), []).append(str(error["record_id"]))
+    sources = {(t, i): s for t, ids in named.items() for i, s in ledger.source_ids(t, ids).items()}
     letters, forget = [], {}
-    for error in client.push_errors():
+    for error in errors:
         if error.get("request_id") is not None and error["request_id"] not in request_ids:
             continue
         reason = f"{error.get('error_path', 'root')}: {error.get('error_message', 'refused')}"
         record_type = str(error.get("record_type") or "unknown")
         record_id = str(error.get("record_id") or "unknown:" + hashlib.sha256(reason.encode()).hexdigest()[:12])
-        letters.append({"record_type": record_type, "record_id": record_id, "stage": ASYNC_STAGE, "reason": reason})
+        letters.append({"record_type": record_type, "record_id": record_id, "stage": ASYNC_STAGE, "reason": reason,
+                        "source_id": sources.get((record_type, record_id))})  # fmt: skip
         if error.get("record_id"):
             forget.setdefault(record_type, []).append(record_id)
     for record_type, ids in forget.items():

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from ct_ometria.errors import ConfigError
 
 DEFAULT_OMETRIA_API_URL = "https://api.ometria.com"
-DEFAULT_DATABASE_URL = "sqlite:///ct_ometria_state.db"
 # Ometria's default push limit per account; it can be raised on request.
 DEFAULT_PUSH_RATE = 8.0
 
@@ -136,7 +135,12 @@ def ometria_from_env(env: Mapping[str, str] | None = None) -> OmetriaSettings:
 
 
 def database_url(env: Mapping[str, str] | None = None) -> str:
-    return env_value("CT_OMETRIA_DATABASE_URL", DEFAULT_DATABASE_URL, env=env) or DEFAULT_DATABASE_URL
+    """CT_OMETRIA_DATABASE_URL, else an SQLite file beside DAGSTER_HOME (or the working folder)."""
+    explicit = env_value("CT_OMETRIA_DATABASE_URL", env=env)
+    if explicit:
+        return explicit
+    home = env_value("DAGSTER_HOME", env=env) or os.getcwd()
+    return f"sqlite:///{os.path.join(home, 'ct_ometria_state.db')}"
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> str:

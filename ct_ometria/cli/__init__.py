@@ -23,6 +23,17 @@ def parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help="sync the days START..END (inclusive, UTC) in one Dagster run")
     sync.add_argument("--start", type=_date, required=True, metavar="YYYY-MM-DD")
     sync.add_argument("--end", type=_date, required=True, metavar="YYYY-MM-DD")
+    sync.add_argument("--dry-run", action="store_true", help="report what would be sent; push nothing, touch no ledger")
+
+    letters = commands.add_parser("dead-letters", help="records that could not go to Ometria")
+    letter_commands = letters.add_subparsers(dest="letters_command", required=True)
+    listing = letter_commands.add_parser("list", help="open dead letters (no payloads: they may hold personal data)")
+    listing.add_argument("--type", dest="record_type")
+    listing.add_argument("--include-resolved", action="store_true")
+    replay = letter_commands.add_parser("replay", help="re-read, re-validate and resend dead letters through Dagster")
+    replay.add_argument("--type", dest="record_type")
+    replay.add_argument("--id", dest="record_ids", action="append", default=[])
+    replay.add_argument("--all", action="store_true")
 
     sandbox = commands.add_parser("sandbox", help="serve the local Ometria sandbox on 127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080, help="0 picks a free port (default 8080)")
@@ -45,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sync":
             from ct_ometria.cli.sync import sync_command
 
-            return sync_command(args.start, args.end)
+            return sync_command(args.start, args.end, args.dry_run)
+        if args.command == "dead-letters":
+            from ct_ometria.cli.dead_letters import list_command, replay_command
+
+            if args.letters_command == "list":
+                return list_command(args.record_type, args.include_resolved)
+            return replay_command(args.record_type, args.record_ids, args.all)
         if args.command == "sandbox":
             from ct_ometria.cli.sandbox import sandbox_command
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from ct_ometria.settings import commercetools_from_env, mapping_config_path, ome
 EXTRACTED = ("read", "valid", "invalid", "commercetools_requests", "commercetools_retries")
 MAPPED = ("mapped", "invalid")
 PUSHED = ("pushed", "accepted", "rejected", "requests", "retries", "throttled_429")
+SYNC_ASSETS = ("ometria_contacts_sync", "ometria_products_sync", "ometria_orders_sync")
 SUMMARY_KEYS = {
     "ct_customers": EXTRACTED,
     "ct_consents": ("email_opted_in", "email_opted_out", "custom_objects"),
@@ -26,9 +28,10 @@ SUMMARY_KEYS = {
     "ometria_contacts": MAPPED,
     "ometria_products": MAPPED,
     "ometria_orders": MAPPED,
-    "ometria_contacts_sync": PUSHED,
-    "ometria_products_sync": PUSHED,
-    "ometria_orders_sync": (*PUSHED, "products_pulled_forward"),
+    "ometria_contacts_sync": ("new", "changed", "unchanged", "stale_skipped", *PUSHED, "invalid_parked"),
+    "ometria_products_sync": ("new", "changed", "unchanged", "stale_skipped", *PUSHED, "invalid_parked"),
+    "ometria_orders_sync": ("new", "changed", "unchanged", "stale_skipped", *PUSHED, "invalid_parked",
+                            "products_pulled_forward"),
 }
 
 
@@ -65,14 +68,48 @@ def check_settings() -> None:
     load_mapping_config(mapping_config_path())
 
 
-def run_sync(start: dt.date, end: dt.date) -> SyncOutcome:
+def quiet_dagster() -> None:
     import warnings
 
-    from dagster import BetaWarning, DagsterEventType, DagsterInstance, PreviewWarning
+    from dagster import BetaWarning, PreviewWarning
 
     # BackfillPolicy is marked beta; the warning says nothing the user can act on.
     warnings.filterwarnings("ignore", category=BetaWarning)
     warnings.filterwarnings("ignore", category=PreviewWarning)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def heal_abandoned_runs(instance) -> list[str]:  # noqa: ANN001
+    """Mark failed the CLI runs of this host whose process died (SIGKILL, power loss) and give back
+    the pool slots they held, so the next run does not wait for them forever. Runs launched by the
+    Dagster daemon are watched by its run monitoring instead."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    healed = []
+    runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED], tags={"ct_ometria/launched_by": "cli"}))
+    for run in runs:
+        if run.tags.get("ct_ometria/host") != socket.gethostname():
+            continue
+        pid = run.tags.get("ct_ometria/pid")
+        if pid and pid.isdigit() and not _alive(int(pid)):
+            instance.report_run_failed(run, f"its process {pid} is gone; marked failed by the next ct-ometria run")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            healed.append(run.run_id)
+    return healed
+
+
+def run_sync(start: dt.date, end: dt.date, dry_run: bool = False) -> SyncOutcome:
+    quiet_dagster()
+    from dagster import DagsterEventType, DagsterInstance
 
     from ct_ometria.definitions import defs
     from ct_ometria.defs.jobs import SYNC_JOB
@@ -91,14 +128,22 @@ def run_sync(start: dt.date, end: dt.date) -> SyncOutcome:
         "dagster/asset_partition_range_start": start.isoformat(),
         "dagster/asset_partition_range_end": end.isoformat(),
         "ct_ometria/launched_by": "cli",
+        "ct_ometria/host": socket.gethostname(),
+        "ct_ometria/pid": str(os.getpid()),
+        **({"ct_ometria/dry_run": "true"} if dry_run else {}),
     }
     started = time.monotonic()
     with DagsterInstance.get() as instance:
+        for run_id in heal_abandoned_runs(instance):
+            print(f"run {run_id} had died without finishing: marked failed, its pool slots freed", file=sys.stderr)
         result = job.execute_in_process(
             instance=instance,
             tags=tags,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                "ops": {name: {"config": {"dry_run": dry_run}} for name in SYNC_ASSETS},
+            },
         )
     outcome = SyncOutcome(run_id=result.run_id, success=result.success, seconds=time.monotonic() - started)
     for event in result.all_events:
@@ -134,9 +179,17 @@ def print_summary(outcome: SyncOutcome, start: dt.date, end: dt.date, home: str)
         print(f"  failure {failure}", file=sys.stderr)
 
 
-def sync_command(start: dt.date, end: dt.date) -> int:
+def sync_command(start: dt.date, end: dt.date, dry_run: bool = False) -> int:
     check_settings()
     home = ensure_dagster_home()
-    outcome = run_sync(start, end)
+    outcome = run_sync(start, end, dry_run)
     print_summary(outcome, start, end, home)
+    if dry_run:
+        for asset in SYNC_ASSETS:
+            values = outcome.materializations.get(asset) or {}
+            print(f"dry run {asset}: would send {values.get('would_send')} "
+                  f"(new {values.get('new')}, changed {values.get('changed')}, unchanged {values.get('unchanged')})")
+            samples = values.get("sample_payloads")
+            if samples and samples != "_none_":
+                print(samples)
     return 0 if outcome.success else 1

@@ -13,7 +13,6 @@ from ct_ometria.config import MappingConfig, load_mapping_config
 from ct_ometria.ometria.client import OmetriaClient
 from ct_ometria.ledger.store import POSTGRES_SCHEMA, Ledger
 from ct_ometria.settings import (
-    DEFAULT_DATABASE_URL,
     DEFAULT_OMETRIA_API_URL,
     DEFAULT_PUSH_RATE,
     CommercetoolsSettings,
@@ -86,7 +85,7 @@ class MappingConfigResource(ConfigurableResource):
 class LedgerResource(ConfigurableResource):
     """The sync ledger's database (``CT_OMETRIA_DATABASE_URL``); created and migrated on first use."""
 
-    url: str = DEFAULT_DATABASE_URL
+    url: str
     # PostgreSQL schema of the ledger's tables (beside Dagster's on the same server).
     db_schema: str = POSTGRES_SCHEMA
 

@@ -170,6 +170,16 @@ class Ledger:
         with self.engine.begin() as connection:
             connection.execute(push_batches.insert().values(**batch, pushed_at=now()))
 
+    def source_ids(self, record_type: str, record_ids: Sequence[str]) -> dict[str, str]:
+        """The commercetools id each pushed record came from."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(pushed_records.c.record_id, pushed_records.c.source_id)
+                .where(pushed_records.c.record_type == record_type)
+                .where(pushed_records.c.record_id.in_(list(record_ids)))
+            )
+            return {row.record_id: row.source_id for row in rows if row.source_id}
+
     def forget(self, record_type: str, record_ids: Sequence[str]) -> int:
         """Drop records from the ledger so the next run sends them again (Ometria refused them later)."""
         with self.engine.begin() as connection:
@@ -243,6 +253,11 @@ class Ledger:
                 .where(dead_letters.c.resolved.is_(False))
                 .values(resolved=True, resolved_at=moment)
             )
+
+    def resolve_source(self, source_id: str | None) -> None:
+        if source_id:
+            with self.engine.begin() as connection:
+                self._resolve_sources(connection, [source_id], now())
 
     def resolve(self, record_type: str, record_ids: Sequence[str]) -> None:
         with self.engine.begin() as connection:

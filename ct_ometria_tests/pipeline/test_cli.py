@@ -3,13 +3,17 @@
 import datetime as dt
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+from sqlalchemy import create_engine, text
 
 from ct_ometria.local.sample import customer_document, sample_customers
 from ct_ometria_tests.pipeline.conftest import at
@@ -19,7 +23,16 @@ POSTGRES_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@1
 
 
 @pytest.fixture
-def cli_env(emulator, sandbox, tmp_path, monkeypatch) -> dict[str, str]:
+def ledger_schema() -> str:
+    """A PostgreSQL schema of this test's own for the ledger, dropped afterwards."""
+    schema = f"ct_ometria_test_{uuid.uuid4().hex[:12]}"
+    yield schema
+    with create_engine(POSTGRES_URL).begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+
+@pytest.fixture
+def cli_env(emulator, sandbox, tmp_path, monkeypatch, ledger_schema) -> dict[str, str]:
     monkeypatch.setenv("CT_OMETRIA_DAGSTER_PG_URL", POSTGRES_URL)  # for reading the instance back here
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -33,6 +46,8 @@ def cli_env(emulator, sandbox, tmp_path, monkeypatch) -> dict[str, str]:
             "DAGSTER_HOME": str(home),
             "CT_OMETRIA_DAGSTER_PG_URL": POSTGRES_URL,
             "CT_OMETRIA_DATA_DIR": str(tmp_path / "data"),
+            "CT_OMETRIA_DATABASE_URL": POSTGRES_URL,
+            "CT_OMETRIA_DATABASE_SCHEMA": ledger_schema,
         }
     )
     return env
@@ -103,3 +118,74 @@ def test_a_failed_run_exits_non_zero_and_is_recorded_as_failed(emulator, sandbox
         assert run.status == DagsterRunStatus.FAILURE
         assert instance.get_runs(RunsFilter(run_ids=[run.run_id]))
     assert sandbox.requests() == []
+
+
+def ledger_for(cli_env) -> "Ledger":
+    from ct_ometria.ledger import Ledger
+
+    return Ledger(cli_env["CT_OMETRIA_DATABASE_URL"], cli_env["CT_OMETRIA_DATABASE_SCHEMA"])
+
+
+def test_dry_run_prints_what_would_be_sent_and_pushes_nothing(emulator, sandbox, cli_env):
+    emulator.seed(customer=sample_customers(30, dt.date(2024, 5, 1), days=1))
+    done = ct_ometria(cli_env, "sync", "--start", "2024-05-01", "--end", "2024-05-01", "--dry-run")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "dry run ometria_contacts_sync: would send 30 (new 30, changed 0, unchanged 0)" in done.stdout
+    assert '"@type":"contact"' in done.stdout
+    assert sandbox.requests() == []
+    assert ledger_for(cli_env).pushed() == []
+
+
+def test_dead_letters_are_listed_and_replayed_once_the_data_is_fixed(emulator, sandbox, cli_env):
+    emulator.seed(customer=[customer_document("c-ok", "ok@example.com", at("2024-05-01")),
+                            customer_document("c-broken", "broken.example.com", at("2024-05-01"))])  # fmt: skip
+    assert ct_ometria(cli_env, "sync", "--start", "2024-05-01", "--end", "2024-05-01").returncode == 0
+    listed = ct_ometria(cli_env, "dead-letters", "list")
+    assert listed.returncode == 0
+    assert "c-broken" in listed.stdout and "email: not a valid email address" in listed.stdout
+    assert "broken.example.com" not in listed.stdout  # no payloads: they may hold personal data
+
+    refused = ct_ometria(cli_env, "dead-letters", "replay")
+    assert refused.returncode == 2 and "--type T, --id ID" in refused.stderr
+
+    emulator.seed(customer=[customer_document("c-broken", "fixed@example.com", at("2024-05-01", 14), version=2)])
+    replayed = ct_ometria(cli_env, "dead-letters", "replay", "--type", "customer")
+    assert replayed.returncode == 0, replayed.stderr[-3000:]
+    assert "customers_sent=1" in replayed.stdout and "still_open=0" in replayed.stdout
+    assert ct_ometria(cli_env, "dead-letters", "list").stdout.strip() == "no dead letters open"
+    assert {c["id"]: c["email"] for c in sandbox.records("contact")}["c-broken"] == "fixed@example.com"
+
+
+def test_a_run_killed_mid_push_is_healed_by_the_next_run(emulator, sandbox, cli_env):
+    documents = sample_customers(1000, dt.date(2024, 5, 1), days=1)
+    emulator.seed(customer=documents)
+    sandbox.post("faults", {"latency_seconds": 0.25})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ct_ometria.cli", "sync", "--start", "2024-05-01", "--end", "2024-05-01"],
+        env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len([r for r in sandbox.requests() if r["status"] == 202]) < 3:
+            assert process.poll() is None, "the sync ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    delivered_before = len(sandbox.records("contact"))
+    recorded_before = len(ledger_for(cli_env).pushed("contact"))
+    assert 0 < recorded_before <= delivered_before < 1000
+
+    sandbox.post("faults", {"latency_seconds": 0})
+    done = ct_ometria(cli_env, "sync", "--start", "2024-05-01", "--end", "2024-05-01")
+    assert done.returncode == 0, done.stderr[-3000:]
+    contacts = sandbox.records("contact")
+    assert len(contacts) == 1000 == len({c["id"] for c in contacts})
+    expected = {d["id"]: d["email"].strip().lower() for d in documents}
+    assert {c["id"]: c["email"] for c in contacts} == expected
+    ledger = ledger_for(cli_env)
+    assert {row["record_id"] for row in ledger.pushed("contact")} == set(expected)
+    # The second run sent what the first had not recorded, not everything again.
+    assert f"pushed={1000 - recorded_before}" in done.stdout
