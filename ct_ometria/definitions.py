@@ -9,7 +9,13 @@ from dagster import Definitions, EnvVar
 
 from ct_ometria.defs.commercetools import ct_categories, ct_consents, ct_customers, ct_orders, ct_products
 from ct_ometria.defs.io import PartitionedParquetIOManager
-from ct_ometria.defs.jobs import customers_to_contacts, sync_to_ometria, sync_to_ometria_daily
+from ct_ometria.defs.jobs import (
+    customers_to_contacts,
+    reconcile_ometria,
+    reconcile_ometria_daily,
+    sync_to_ometria,
+    sync_to_ometria_daily,
+)
 from ct_ometria.defs.ometria import (
     ometria_contacts,
     ometria_contacts_sync,
@@ -17,6 +23,7 @@ from ct_ometria.defs.ometria import (
     ometria_orders_sync,
     ometria_products,
     ometria_products_sync,
+    ometria_reconciliation,
 )
 from ct_ometria.defs.replay import replay_dead_letters
 from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
@@ -33,7 +40,7 @@ from ct_ometria.settings import (
 ASSETS = [
     ct_customers, ct_consents, ct_orders, ct_products, ct_categories,
     ometria_contacts, ometria_orders, ometria_products,
-    ometria_contacts_sync, ometria_products_sync, ometria_orders_sync,
+    ometria_contacts_sync, ometria_products_sync, ometria_orders_sync, ometria_reconciliation,
 ]  # fmt: skip
 
 
@@ -60,7 +67,7 @@ def build_resources() -> dict:
 
 defs = Definitions(
     assets=ASSETS,
-    jobs=[sync_to_ometria, customers_to_contacts, replay_dead_letters],
-    schedules=[sync_to_ometria_daily],
+    jobs=[sync_to_ometria, customers_to_contacts, reconcile_ometria, replay_dead_letters],
+    schedules=[sync_to_ometria_daily, reconcile_ometria_daily],
     resources=build_resources(),
 )

@@ -20,5 +20,13 @@ customers_to_contacts = define_asset_job(
     description="commercetools customers (and their consent) to Ometria contacts only.",
 )
 
-# Each night at 02:00 UTC, sync the day that just ended.
+RECONCILE_JOB = "reconcile_ometria"
+reconcile_ometria = define_asset_job(
+    RECONCILE_JOB,
+    selection=AssetSelection.groups("reconciliation"),
+    description="Compare commercetools, the ledger and a sample read back from Ometria; re-send the gaps.",
+)
+
+# Each night at 02:00 UTC, sync the day that just ended; at 04:00, reconcile it.
 sync_to_ometria_daily = build_schedule_from_partitioned_job(sync_to_ometria, hour_of_day=2)
+reconcile_ometria_daily = build_schedule_from_partitioned_job(reconcile_ometria, hour_of_day=4)

@@ -10,19 +10,32 @@ import json
 import time
 
 import pandas as pd
-from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, BackfillPolicy, MetadataValue, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from ct_ometria.commercetools.consent import consent_by_customer
 from ct_ometria.commercetools.frames import PRODUCTS, entity_frame
 from ct_ometria.commercetools.resolve import fetch_by_ids, fetch_stores, product_contexts
 from ct_ometria.config import MappingConfig
 from ct_ometria.defs.extract import mapped_output
+from ct_ometria.defs.metadata import md_table
 from ct_ometria.defs.partitions import daily_partitions
 from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
 from ct_ometria.defs.sync import PushConfig, sync_records
 from ct_ometria.delivery import candidates, deliver
 from ct_ometria.mapping.frames import contacts_frame, orders_frame, products_frame
 from ct_ometria.mapping.stores import StoreContext, resolve_stores
+from ct_ometria.reconcile import reconcile
 from ct_ometria.validation import valid_rows
 
 CONTACTS_VALID, CONTACTS_ACCEPTED = "contacts_valid", "contacts_accepted"
@@ -216,3 +229,68 @@ def _pull_products_forward(context, product_ids, commercetools, config, client, 
     if missing:
         context.log.warning(f"{len(missing)} product(s) referenced by orders are not in commercetools: {missing[:5]}")
     return delivery.report.sent
+
+
+RECONCILED = "reconciled"
+
+
+class ReconciliationConfig(Config):
+    """``sample_size``: records per type read back from Ometria (its read API allows 4 per second)."""
+
+    sample_size: int = 20
+    redrive: bool = True
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="ometria",
+    group_name="reconciliation",
+    kinds={"ometria"},
+    deps=[AssetKey("ometria_contacts_sync"), AssetKey("ometria_products_sync"), AssetKey("ometria_orders_sync")],
+    check_specs=[AssetCheckSpec(RECONCILED, asset="ometria_reconciliation",
+                                description="Every record commercetools held for the window is in the ledger at its "
+                                            "latest version, and every sampled record is in Ometria.")],  # fmt: skip
+)
+def ometria_reconciliation(
+    context: AssetExecutionContext, config: ReconciliationConfig, ometria_contacts: pd.DataFrame,
+    ometria_orders: pd.DataFrame, ometria_products: pd.DataFrame, ometria: OmetriaResource,
+    mapping: MappingConfigResource, ledger: LedgerResource,
+) -> MaterializeResult:  # fmt: skip
+    """Compares the records commercetools held for the partition(s) (as extracted and mapped) with the
+    ledger, reads a sample back from Ometria, and re-sends whatever is missing or outdated. The check
+    fails when it found gaps, naming them; the next reconciliation passes once they arrived."""
+    store = ledger.open()
+    collection = mapping.load().identity.contact_collection
+    results = []
+    with ometria.client() as client:
+        for frame, record_type in ((ometria_products, "product"), (ometria_contacts, "contact"), (ometria_orders, "order")):
+            results.append(
+                reconcile(candidates(frame, record_type), store, client, sample_size=config.sample_size,
+                          seed=context.run.run_id, collection=collection, redrive=config.redrive,
+                          run_id=context.run.run_id)  # fmt: skip
+            )
+    table = pd.DataFrame(
+        [(r.record_type, r.expected, len(r.missing_from_ledger), len(r.outdated_in_ledger), r.sampled,
+          len(r.missing_in_ometria), r.redriven) for r in results],
+        columns=["type", "expected", "missing_from_ledger", "outdated_in_ledger", "sampled", "missing_in_ometria",
+                 "redriven"],
+    )  # fmt: skip
+    gaps = sum(r.gaps for r in results)
+    named = [f"{r.record_type} {i}" for r in results for i in (*r.missing_from_ledger, *r.outdated_in_ledger,
+                                                                  *r.missing_in_ometria)][:20]  # fmt: skip
+    metadata = {
+        "gaps": MetadataValue.int(gaps),
+        "redriven": MetadataValue.int(sum(r.redriven for r in results)),
+        "summary": md_table(table, list(table.columns), 5),
+    }
+    return MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            AssetCheckResult(
+                check_name=RECONCILED, passed=gaps == 0, severity=AssetCheckSeverity.ERROR,
+                description="no gaps" if gaps == 0 else f"{gaps} gap(s) found and re-driven: {', '.join(named)}",
+                metadata={"gaps": gaps},
+            )
+        ],
+    )  # fmt: skip

@@ -10,6 +10,7 @@ can report it.
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from ct_ometria.settings import OmetriaSettings
 MAX_RECORDS_PER_REQUEST = 100
 MAX_RECORD_BYTES = 60 * 1024
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+REST_RATE_PER_SECOND = 4.0
 RECORD_TYPES = ("contact", "order", "product", "custom_event")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -123,6 +125,8 @@ class OmetriaClient:
     ):
         self.settings = settings
         self.pacer = pacer or Pacer(settings.push_rate_per_second, sleep=sleep)
+        # Ometria's REST (read) endpoints allow 4 requests per second per account.
+        self.read_pacer = Pacer(REST_RATE_PER_SECOND, sleep=sleep)
         self._budget = budget
         self._sleep = sleep
         self._http = httpx.Client(
@@ -238,6 +242,26 @@ class OmetriaClient:
             latency_seconds=time.monotonic() - started,
             queue_remaining=queue_remaining,
         )
+
+    def read(self, record_type: str, record_id: str, collection: str = "default") -> dict[str, Any] | None:
+        """One stored record from Ometria's REST read endpoints, or None when Ometria has none.
+
+        These endpoints share the Data API's 4 requests per second, paced apart from pushes."""
+        path = {"contact": "contacts", "order": "orders", "product": "products"}[record_type]
+        params = {"collection": collection} if record_type == "contact" else None
+
+        def call() -> httpx.Response:
+            self.read_pacer.acquire()
+            response = self._http.get(f"/{path}/{quote(record_id, safe='')}", params=params)
+            raise_for_transient(response, f"Ometria GET /{path}", TRANSIENT_STATUSES)
+            return response
+
+        response = retrying(self._budget, f"Ometria GET /{path}", sleep=self._sleep)(call)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 300:
+            raise UpstreamError(_refusal_message(response, (record_id,)), status=response.status_code)
+        return _json(response)
 
     def push_errors(self) -> list[dict[str, Any]]:
         """The newest asynchronous validation errors (``GET /v2/push/_errors``)."""

@@ -25,7 +25,7 @@ def test_full_definitions_load():
     assert {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()} == {
         "ct_customers", "ct_consents", "ct_orders", "ct_products", "ct_categories",
         "ometria_contacts", "ometria_orders", "ometria_products",
-        "ometria_contacts_sync", "ometria_products_sync", "ometria_orders_sync",
+        "ometria_contacts_sync", "ometria_products_sync", "ometria_orders_sync", "ometria_reconciliation",
     }  # fmt: skip
     assert set(defs.resources) >= {"commercetools", "ometria", "mapping", "frames_io_manager"}
 
@@ -74,7 +74,9 @@ def test_orders_sync_after_products_and_contacts():
 def test_daily_schedule_syncs_the_day_that_ended():
     job = defs.resolve_job_def(SYNC_JOB)
     assert len(job.nodes) == 11
-    [schedule] = defs.get_repository_def().schedule_defs
+    schedules = {s.name: s for s in defs.get_repository_def().schedule_defs}
+    assert schedules["reconcile_ometria_schedule"].cron_schedule == "0 4 * * *"
+    schedule = schedules["sync_to_ometria_schedule"]
     assert schedule.cron_schedule == "0 2 * * *"
     context = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 2, 10, 2, 0, tzinfo=dt.timezone.utc))
     [request] = list(schedule.evaluate_tick(context).run_requests)
