@@ -9,14 +9,32 @@ uses simplejson's ``use_decimal``.
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from typing import Any
 
 import simplejson
 
 
+class _Fixed(Decimal):
+    """A Decimal that prints in fixed point: ``0.0000005``, never ``5E-7`` (str() would)."""
+
+    def __str__(self) -> str:
+        return format(self, "f")
+
+
+def _fixed(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return _Fixed(value)
+    if isinstance(value, dict):
+        return {key: _fixed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fixed(item) for item in value]
+    return value
+
+
 def canonical_json(record: Any) -> str:
     return simplejson.dumps(
-        record, use_decimal=True, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        _fixed(record), use_decimal=True, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
 
 

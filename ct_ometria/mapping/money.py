@@ -1,10 +1,10 @@
 """Money, exactly: ``centAmount / 10^fractionDigits`` in ``Decimal``, never through float.
 
-Amounts are quantised to the currency's own minor units (babel's ISO 4217 data: EUR 2, JPY 0,
-KWD 3) so they serialise as JSON numbers with the currency's digits. The document's
-``fractionDigits`` is used to read ``centAmount``; the currency's digits only decide how the result
-is written, and a value that would need rounding to fit them is refused rather than rounded
-(high-precision money is read from its centAmount, which commercetools rounds itself).
+commercetools writes every amount as ``centAmount`` in the currency's ISO 4217 minor units and says
+how many in ``fractionDigits``; the amount is written with exactly those digits (EUR ``49.93``, JPY
+``1500``, KWD ``1.500``). High-precision money keeps sub-cent precision in ``preciseAmount``; its
+``centAmount`` is already rounded by commercetools to the currency's ISO minor units, which is what
+a shopper pays and what Ometria can hold.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.numbers import list_currencies
 
 from ct_ometria.mapping.common import InvalidField
 
@@ -23,6 +23,16 @@ def _currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
 
+# ISO 4217 minor units where they are not 2. Written here because babel follows CLDR, whose digits
+# differ from ISO's for some currencies (HUF, IDR, COP, IQD, ...), and commercetools follows ISO.
+ISO_MINOR_UNITS = {
+    **dict.fromkeys(["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+                     "VUV", "XAF", "XOF", "XPF"], 0),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+    **dict.fromkeys(["CLF", "UYW"], 4),
+}  # fmt: skip
+
+
 def check_currency(code: object, field: str = "currency") -> str:
     if not isinstance(code, str) or len(code) != 3 or not code.isupper() or code not in _currencies():
         raise InvalidField(field, "not an ISO 4217 currency code")
@@ -30,7 +40,8 @@ def check_currency(code: object, field: str = "currency") -> str:
 
 
 def currency_digits(code: str) -> int:
-    return get_currency_precision(code)
+    """The currency's ISO 4217 minor units."""
+    return ISO_MINOR_UNITS.get(code, 2)
 
 
 def amount(money: dict[str, Any] | None, field: str, *, allow_negative: bool = False) -> Decimal | None:
@@ -53,16 +64,8 @@ def amount(money: dict[str, Any] | None, field: str, *, allow_negative: bool = F
         raise InvalidField(f"{field}.fractionDigits", "not an integer between 0 and 20")
     if cents < 0 and not allow_negative:
         raise InvalidField(field, "negative amount")
-    return in_currency(Decimal(cents).scaleb(-digits), currency, field)
-
-
-def in_currency(value: Decimal, currency: str, field: str) -> Decimal:
-    """``value`` written with exactly the currency's digits; refuses a value that would need rounding."""
-    quantum = Decimal(1).scaleb(-currency_digits(currency))
-    written = value.quantize(quantum)
-    if written != value:
-        raise InvalidField(field, f"has more digits than {currency} allows")
-    return written
+    # Exact: the Decimal carries exactly `digits` decimals, so it is written with them.
+    return Decimal(cents).scaleb(-digits)
 
 
 def cents_of(money: dict[str, Any]) -> int:

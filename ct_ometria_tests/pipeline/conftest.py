@@ -79,5 +79,5 @@ def run_contacts(resources) -> Callable:
 
 @pytest.fixture
 def run_all(resources) -> Callable:
-    """Materialize every asset for one day, or a range of days in one run."""
-    return _runner(resources, ASSETS)
+    """Materialize every extraction, mapping and sync asset (not reconciliation) for one day, or a range."""
+    return _runner(resources, [a for a in ASSETS if a.key.to_user_string() != "ometria_reconciliation"])

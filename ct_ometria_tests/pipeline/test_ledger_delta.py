@@ -111,12 +111,13 @@ def test_ometria_asynchronous_errors_are_harvested_parked_and_retried(emulator, 
 def test_a_dry_run_reports_what_would_be_sent_and_touches_nothing(emulator, sandbox, run_all, mapping, resources):
     data.seed(emulator)
     run_config = {"ops": {name: {"config": {"dry_run": True}} for name in SYNCS}}
-    from dagster import materialize
+    from dagster import AssetSelection, materialize
 
     from ct_ometria.definitions import ASSETS
 
-    result = materialize(ASSETS, partition_key=data.DAY, resources={**resources, "mapping": mapping},
-                         run_config=run_config, raise_on_error=False)  # fmt: skip
+    result = materialize(ASSETS, selection=AssetSelection.groups("commercetools", "ometria"), partition_key=data.DAY,
+                         resources={**resources, "mapping": mapping}, run_config=run_config,
+                         raise_on_error=False)  # fmt: skip
     assert result.success
     assert sandbox.requests() == []
     ledger = resources["ledger"].open()

@@ -11,7 +11,7 @@ from ct_ometria.canonical import canonical_json
 from ct_ometria.mapping.common import InvalidField
 from ct_ometria.mapping.money import amount, check_currency, currency_digits
 
-CURRENCIES = ["EUR", "GBP", "USD", "JPY", "KWD", "BHD", "CLP", "SEK"]
+CURRENCIES = ["EUR", "GBP", "USD", "JPY", "KWD", "BHD", "CLP", "SEK", "HUF", "IDR", "COP", "IQD", "CLF"]
 
 
 @given(cents=st.integers(min_value=0, max_value=10**15), currency=st.sampled_from(CURRENCIES))
@@ -28,17 +28,21 @@ def test_sent_amount_equals_cents_over_ten_to_the_currency_digits(cents, currenc
 
 @given(cents=st.integers(min_value=0, max_value=10**12), digits=st.integers(min_value=0, max_value=8),
        currency=st.sampled_from(CURRENCIES))  # fmt: skip
-def test_any_fraction_digits_are_read_exactly_or_refused(cents, digits, currency):
-    """A document's fractionDigits may differ from the currency's: the value is exact, never rounded."""
-    exact = Decimal(cents).scaleb(-digits)
+def test_any_fraction_digits_are_read_exactly_and_written_with_them(cents, digits, currency):
     money = {"type": "centPrecision", "currencyCode": currency, "centAmount": cents, "fractionDigits": digits}
-    try:
-        value = amount(money, "price")
-    except InvalidField as error:
-        assert "has more digits than" in str(error)
-        assert exact != exact.quantize(Decimal(1).scaleb(-currency_digits(currency)))
-    else:
-        assert value == exact
+    value = amount(money, "price")
+    assert value == Decimal(cents).scaleb(-digits)
+    written = canonical_json(value)
+    assert simplejson.loads(written, use_decimal=True) == Decimal(cents) / (Decimal(10) ** digits)
+    assert len(written.partition(".")[2]) == digits
+
+
+@pytest.mark.parametrize(("currency", "digits"), [("HUF", 2), ("IDR", 2), ("COP", 2), ("IQD", 3), ("JPY", 0), ("CLF", 4)])
+def test_currency_digits_follow_iso_4217(currency, digits):
+    assert currency_digits(currency) == digits
+    money = {"type": "highPrecision", "currencyCode": currency, "centAmount": 12345, "preciseAmount": 1234512,
+             "fractionDigits": digits + 2}  # fmt: skip
+    assert amount(money, "price") == Decimal(12345).scaleb(-digits)
 
 
 def test_high_precision_money_uses_the_amount_commercetools_rounded():
