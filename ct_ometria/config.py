@@ -91,6 +91,13 @@ class ProductsConfig(_Strict):
         return None if value is None else _check_template(value)
 
 
+class OrdersConfig(_Strict):
+    # Ometria order id: the commercetools id (default: never changes), or the order number shoppers
+    # see. Choose orderNumber only if every order has its number from creation on: a number set
+    # later would make Ometria count the order twice.
+    id_strategy: Literal["id", "orderNumber"] = "id"
+
+
 class IdentityConfig(_Strict):
     customer_id_strategy: CustomerIdStrategy = "id"
     contact_collection: str = Field(default="default", min_length=1)
@@ -122,6 +129,7 @@ class MappingConfig(_Strict):
     consent: ConsentConfig = ConsentConfig()
     ownership: dict[str, Ownership] = Field(default_factory=dict)
     products: ProductsConfig = ProductsConfig()
+    orders: OrdersConfig = OrdersConfig()
     sync: SyncConfig = SyncConfig()
 
     @model_validator(mode="after")

@@ -60,7 +60,11 @@ def build_resources() -> dict:
             push_rate_per_second=push_rate(),
         ),
         "mapping": MappingConfigResource(path=mapping_config_path()),
-        "ledger": LedgerResource(url=database_url(), db_schema=database_schema()),
+        # The URL may hold a password: an EnvVar, so the UI shows the variable's name, not its value.
+        "ledger": LedgerResource(
+            url=EnvVar("CT_OMETRIA_DATABASE_URL") if env_value("CT_OMETRIA_DATABASE_URL") else database_url(),
+            db_schema=database_schema(),
+        ),
         "frames_io_manager": PartitionedParquetIOManager(base_dir=data_dir()),
     }
 

@@ -70,13 +70,25 @@ def deliver(
     """Plan against the ledger, push what is new or changed, record each accepted batch."""
     plan = ledger.plan(items)
     delivery = Delivery(plan=plan, dry_run=dry_run)
-    if dry_run or not plan.to_send:
+    if dry_run:
+        return delivery
+    # A record fixed back to exactly what Ometria holds needs no push, but its letters are resolved.
+    ledger.resolve_sources([item.source_id for item in plan.unchanged if item.source_id])
+    if not plan.to_send:
         return delivery
     by_key = {(item.record_type, item.record_id): item for item in plan.to_send}
 
+    partly_rejected: list[Candidate] = []
+
     def accepted(result: BatchResult) -> None:
         items = [by_key[(result.record_type, record_id)] for record_id in result.record_ids]
-        ledger.record_accepted(items, result.request_id, _audit(result, run_id))
+        if result.rejected:
+            # Ometria does not say which records it rejected: record none of them, so every one is
+            # sent again next time, and park them until one of those sends is accepted whole.
+            ledger.record_batch(_audit(result, run_id))
+            partly_rejected.extend(items)
+        else:
+            ledger.record_accepted(items, result.request_id, _audit(result, run_id))
 
     report = client.push((Encoded(i.record_type, i.record_id, i.body) for i in plan.to_send), on_batch=accepted)
     delivery.report = report
@@ -89,6 +101,8 @@ def deliver(
         )  # fmt: skip
         letters += [_letter(by_key[(failed.record_type, i)], stage, failed.reason) for i in failed.record_ids]
     letters += [_letter(by_key[(r.record_type, r.record_id)], stage, r.reason) for r in report.refused]
+    letters += [_letter(item, stage, "its batch was partly rejected by Ometria (see the push errors); sent again next run")
+                for item in partly_rejected]  # fmt: skip
     delivery.parked = ledger.park(letters) if letters else 0
     delivery.harvested = harvest_errors(client, ledger, {b.request_id for b in report.batches if b.request_id})
     return delivery

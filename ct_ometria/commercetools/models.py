@@ -149,6 +149,20 @@ class LineItem(_Model):
     distribution_channel: Reference | None = Field(default=None, alias="distributionChannel")
 
 
+class CustomLineItem(_Model):
+    """A line without a product (gift wrap, a fee): it counts in the totals, Ometria gets no line."""
+
+    id: str
+    money: Money
+    quantity: int
+    total_price: Money = Field(alias="totalPrice")
+    taxed_price: TaxedPrice | None = Field(default=None, alias="taxedPrice")
+
+
+class DiscountOnTotalPrice(_Model):
+    discounted_amount: Money = Field(alias="discountedAmount")
+
+
 class OrderAddress(_Model):
     city: str | None = None
     postal_code: str | None = Field(default=None, alias="postalCode")
@@ -160,6 +174,7 @@ class ReturnItem(_Model):
     id: str | None = None
     quantity: int
     line_item_id: str | None = Field(default=None, alias="lineItemId")
+    custom_line_item_id: str | None = Field(default=None, alias="customLineItemId")
     shipment_state: str | None = Field(default=None, alias="shipmentState")
     payment_state: str | None = Field(default=None, alias="paymentState")
 
@@ -189,6 +204,8 @@ class Order(_Model):
     anonymous_id: str | None = Field(default=None, alias="anonymousId")
     store: Reference | None = None
     line_items: list[LineItem] = Field(default_factory=list, alias="lineItems")
+    custom_line_items: list[CustomLineItem] = Field(default_factory=list, alias="customLineItems")
+    discount_on_total_price: DiscountOnTotalPrice | None = Field(default=None, alias="discountOnTotalPrice")
     total_price: Money = Field(alias="totalPrice")
     taxed_price: TaxedPrice | None = Field(default=None, alias="taxedPrice")
     taxed_shipping_price: TaxedPrice | None = Field(default=None, alias="taxedShippingPrice")

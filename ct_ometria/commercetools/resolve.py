@@ -70,6 +70,9 @@ def order_contexts(client: CommercetoolsClient, orders: list[dict[str, Any]]) ->
         (info.get("discountCode") or {}).get("id") for order in orders for info in order.get("discountCodes", [])
     ]
     codes = {i: d.get("code") for i, d in fetch_by_ids(client, "discount-codes", code_ids).items()}
+    # Lines of older orders may lack productKey; the product id strategy `key` needs it.
+    keyless = [line.get("productId") for o in orders for line in o.get("lineItems", []) if not line.get("productKey")]
+    keys = {i: d["key"] for i, d in fetch_by_ids(client, "products", keyless).items() if d.get("key")}
     contexts = {}
     for order in orders:
         customer = customers.get(order.get("customerId") or "")
@@ -77,6 +80,10 @@ def order_contexts(client: CommercetoolsClient, orders: list[dict[str, Any]]) ->
             "customer": {
                 key: customer.get(key) for key in ("id", "customerNumber", "externalId", "key")
             } if customer else None,
+            "product_keys": {
+                line["productId"]: keys[line["productId"]] for line in order.get("lineItems", [])
+                if line.get("productId") in keys
+            },
             "discount_codes": [
                 codes[ref] for info in order.get("discountCodes", [])
                 if (ref := (info.get("discountCode") or {}).get("id")) in codes

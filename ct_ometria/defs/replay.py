@@ -16,7 +16,7 @@ from ct_ometria.validation import valid_rows
 
 # Which commercetools resource a dead letter's source lives in, by the letter's record type.
 SOURCES = {
-    "customer": "customers", "contact": "customers", "consent": "customers",
+    "customer": "customers", "contact": "customers",
     "ct_order": "orders", "order": "orders", "ct_product": "products", "product": "products",
 }  # fmt: skip
 
@@ -29,7 +29,7 @@ class ReplayConfig(Config):
     all: bool = False
 
 
-@op(description="Re-read, re-validate, re-map and resend the selected open dead letters.")
+@op(description="Re-read, re-validate, re-map and resend the selected open dead letters.", pool="ometria")
 def replay_dead_letters_op(
     context: OpExecutionContext, config: ReplayConfig, commercetools: CommercetoolsResource,
     ometria: OmetriaResource, mapping: MappingConfigResource, ledger: LedgerResource,
@@ -55,7 +55,11 @@ def replay_dead_letters_op(
     with commercetools.client() as ct, ometria.client() as client:
         stores = resolve_stores(*fetch_stores(ct), settings)
         now = dt.datetime.now(dt.timezone.utc)
-        for resource, ids in sorted(sources.items()):
+        # Products before the orders that reference them.
+        for resource in ("customers", "products", "orders"):
+            ids = sources.get(resource)
+            if not ids:
+                continue
             if resource == "customers":
                 documents = list(fetch_by_ids(ct, "customers", ids).values())
                 raw = entity_frame(documents, CUSTOMERS)
@@ -80,8 +84,6 @@ def replay_dead_letters_op(
             delivery = deliver(client, store, items, run_id=context.run.run_id, stage="replay")
             # A record Ometria already holds unchanged resolves its letters without a push.
             store.resolve(record_type, [item.record_id for item in delivery.plan.unchanged])
-            for item in delivery.plan.unchanged:
-                store.resolve_source(item.source_id)
             summary[f"{resource}_sent"] = delivery.report.sent
             summary[f"{resource}_still_invalid"] = int(mapped["rejection"].notna().sum()) + int(raw["rejection"].notna().sum())
             summary[f"{resource}_gone"] = len(gone)

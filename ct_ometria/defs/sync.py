@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
+
+import simplejson
 
 import pandas as pd
 from dagster import (
@@ -17,6 +20,7 @@ from dagster import (
     MetadataValue,
 )
 
+from ct_ometria.canonical import canonical_json
 from ct_ometria.defs.metadata import md_table
 from ct_ometria.defs.resources import LedgerResource, OmetriaResource
 from ct_ometria.delivery import Delivery, candidates, deliver, rejected
@@ -42,6 +46,22 @@ def _letters_table(ledger: Ledger, record_type: str) -> MetadataValue:
     if letters.empty:
         return MetadataValue.md("_none_")
     return md_table(letters, ["record_id", "stage", "reason", "attempts", "last_seen"], 20)
+
+
+PERSONAL_FIELDS = {"email", "firstname", "lastname", "middlename", "prefix", "phone_number", "date_of_birth",
+                   "identity_email", "postcode", "city"}  # fmt: skip
+
+
+def redacted(body: bytes) -> str:
+    """A sample payload with personal fields masked: run metadata is not the place for them."""
+    def mask(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: "***" if k in PERSONAL_FIELDS and v is not None else mask(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(item) for item in value]
+        return value
+
+    return canonical_json(mask(simplejson.loads(body, use_decimal=True)))
 
 
 def delivery_metadata(delivery: Delivery, client: OmetriaClient, elapsed: float, parked_invalid: int) -> dict:
@@ -71,7 +91,7 @@ def delivery_metadata(delivery: Delivery, client: OmetriaClient, elapsed: float,
         "batches": md_table(batches, list(batches.columns), 10),
     }
     if delivery.dry_run:
-        samples = [item.body.decode("utf-8") for item in plan.to_send[:SAMPLE_PAYLOADS]]
+        samples = [redacted(item.body) for item in plan.to_send[:SAMPLE_PAYLOADS]]
         metadata["sample_payloads"] = MetadataValue.md("\n\n".join(f"```json\n{s}\n```" for s in samples) or "_none_")
         metadata["would_send"] = MetadataValue.int(len(plan.to_send))
     return metadata

@@ -151,6 +151,9 @@ class Ledger:
                 index_elements=[pushed_records.c.record_type, pushed_records.c.record_id],
                 set_={name: statement.excluded[name] for name in
                       ("content_hash", "source_id", "source_version", "pushed_at", "request_id", "partition")},
+                # Two runs racing: a batch carrying an older version must not replace a newer one.
+                where=(pushed_records.c.source_version.is_(None) | statement.excluded.source_version.is_(None)
+                       | (pushed_records.c.source_version <= statement.excluded.source_version)),
             )  # fmt: skip
             connection.execute(
                 statement,
@@ -254,10 +257,10 @@ class Ledger:
                 .values(resolved=True, resolved_at=moment)
             )
 
-    def resolve_source(self, source_id: str | None) -> None:
-        if source_id:
+    def resolve_sources(self, source_ids: Sequence[str]) -> None:
+        if source_ids:
             with self.engine.begin() as connection:
-                self._resolve_sources(connection, [source_id], now())
+                self._resolve_sources(connection, list(source_ids), now())
 
     def resolve(self, record_type: str, record_ids: Sequence[str]) -> None:
         with self.engine.begin() as connection:

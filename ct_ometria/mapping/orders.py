@@ -5,7 +5,9 @@ Amounts (all in the order's currency, as commercetools charged them):
 - line ``unit_price``: the unit price before cart discounts (a product discount already applied);
   line ``subtotal`` = unit price x quantity; line ``total`` = the line's ``totalPrice`` (after cart
   discounts); line ``discount`` = subtotal - total;
-- order ``subtotal`` and ``discount``: the sums over lines, plus any discount on the total price;
+- order ``subtotal`` and ``discount``: the sums over product lines and custom lines (gift wrap, fees:
+  they count in the totals but have no product, so Ometria gets no line for them), plus the
+  discount on the total price for ``discount``;
 - ``shipping``: the shipping price (gross when taxed); ``tax``: ``taxedPrice.totalTax``.
 
 Status: ``cancelled`` (``is_valid: false``) when the order state is Cancelled; ``refunded``
@@ -13,7 +15,7 @@ Status: ``cancelled`` (``is_valid: false``) when the order state is Cancelled; `
 earned nothing and must not count as revenue (its lines still carry what was refunded); else
 ``complete`` when the order is Complete, ``shipped`` when shipped or delivered, ``pending``.
 Refunds come from return items whose payment state is ``Refunded``: they set ``quantity_refunded``
-on their line and ``refunded``, the line's paid total pro rata.
+on their line and ``refunded``, the line's paid total (gross when taxed) pro rata.
 """
 
 from __future__ import annotations
@@ -25,24 +27,28 @@ from typing import Any
 from ct_ometria.commercetools.models import LineItem, Order, OrderAddress, TaxedPrice
 from ct_ometria.config import MappingConfig
 from ct_ometria.mapping.common import InvalidField, compact, iso8601, looks_personal, normalise_email
-from ct_ometria.mapping.money import amount, check_currency, currency_digits
+from ct_ometria.mapping.money import amount, check_currency
 from ct_ometria.mapping.products import line_product_id, variant_id
 from ct_ometria.mapping.stores import StoreContext
 
 ORIGIN_CHANNELS = {"Customer": "web", "Merchant": "merchant", "Quote": "quote", "RecurringOrder": "subscription"}
 
 
-def order_id(order: Order) -> str:
-    """Ometria's order id: the order number shoppers see (what the storefront tracker reports), else the id."""
-    return order.order_number or order.id
+def order_id(order: Order, config: MappingConfig) -> str:
+    """Ometria's order id by the configured strategy; the commercetools id when the number is unset."""
+    if config.orders.id_strategy == "orderNumber" and order.order_number:
+        return order.order_number
+    return order.id
 
 
 def refunded_quantities(order: Order) -> dict[str, int]:
+    """Refunded units per line or custom line id, over every return info."""
     refunded: dict[str, int] = defaultdict(int)
     for info in order.return_info:
         for item in info.items:
-            if item.payment_state == "Refunded" and item.line_item_id:
-                refunded[item.line_item_id] += item.quantity
+            line = item.line_item_id or item.custom_line_item_id
+            if item.payment_state == "Refunded" and line:
+                refunded[line] += item.quantity
     return refunded
 
 
@@ -72,7 +78,8 @@ def _address(address: OrderAddress | None) -> dict[str, Any] | None:
     return compact({"city": address.city, "postcode": address.postal_code, "country_code": address.country}) or None
 
 
-def _line(line: LineItem, index: int, refunded: int, currency: str, strategy: str) -> dict[str, Any]:
+def _line(line: LineItem, index: int, refunded: int, currency: str, strategy: str,
+          product_keys: dict[str, str]) -> dict[str, Any]:  # fmt: skip
     field = f"lineItems.{index}"
     if line.quantity <= 0:
         raise InvalidField(f"{field}.quantity", "must be positive")
@@ -85,7 +92,9 @@ def _line(line: LineItem, index: int, refunded: int, currency: str, strategy: st
     unit = _money(price, f"{field}.price")
     total = _money(line.total_price, f"{field}.totalPrice")
     subtotal = unit * line.quantity
-    parent = line_product_id(line.product_id, line.product_key, line.variant.sku, strategy)
+    # Older orders may lack productKey on their lines; extraction looked the keys up.
+    key = line.product_key or product_keys.get(line.product_id)
+    parent = line_product_id(line.product_id, key, line.variant.sku, strategy)
     record = {
         "product_id": parent,
         "variant_id": variant_id(parent, line.variant.id, line.variant.sku) if strategy != "sku" else line.variant.sku,
@@ -99,10 +108,28 @@ def _line(line: LineItem, index: int, refunded: int, currency: str, strategy: st
         "is_on_sale": line.price.discounted is not None,
     }
     if refunded:
-        quantum = Decimal(1).scaleb(-currency_digits(currency))
+        paid = _money(line.taxed_price.total_gross, f"{field}.taxedPrice") if line.taxed_price and line.taxed_price.total_gross else total
         record["quantity_refunded"] = refunded
-        record["refunded"] = (total * refunded / line.quantity).quantize(quantum, rounding=ROUND_HALF_UP)
+        record["refunded"] = _pro_rata(paid, refunded, line.quantity, total)
     return compact(record)
+
+
+def _pro_rata(paid: Decimal, part: int, whole: int, like: Decimal) -> Decimal:
+    """``paid`` x part / whole, rounded half up to the digits the amounts are written with."""
+    return (paid * part / whole).quantize(Decimal(1).scaleb(like.as_tuple().exponent), rounding=ROUND_HALF_UP)
+
+
+def _custom_totals(order: Order, currency: str) -> tuple[Decimal, Decimal]:
+    """Subtotal and discount of the custom lines (fees, gift wrap), which have no product."""
+    subtotal = discount = Decimal(0)
+    for index, custom in enumerate(order.custom_line_items):
+        field = f"customLineItems.{index}"
+        if custom.money.currency_code != currency:
+            raise InvalidField(f"{field}.money.currencyCode", "differs from the order's currency")
+        line_subtotal = _money(custom.money, f"{field}.money") * custom.quantity
+        subtotal += line_subtotal
+        discount += line_subtotal - _money(custom.total_price, f"{field}.totalPrice")
+    return subtotal, discount
 
 
 def customer_block(order: Order, context: dict[str, Any] | None, config: MappingConfig) -> dict[str, Any]:
@@ -126,11 +153,13 @@ def customer_block(order: Order, context: dict[str, Any] | None, config: Mapping
 def order_record(order: Order, context: dict[str, Any] | None, store: StoreContext, config: MappingConfig) -> dict[str, Any]:
     currency = check_currency(order.total_price.currency_code, "totalPrice.currencyCode")
     refunded = refunded_quantities(order)
+    product_keys = (context or {}).get("product_keys") or {}
     lines = [
-        _line(line, i, refunded.get(line.id, 0), currency, config.products.id_strategy)
+        _line(line, i, refunded.get(line.id, 0), currency, config.products.id_strategy, product_keys)
         for i, line in enumerate(order.line_items)
     ]
-    fully_refunded = bool(order.line_items) and all(refunded.get(l.id, 0) >= l.quantity for l in order.line_items)
+    every_line = [(line.id, line.quantity) for line in (*order.line_items, *order.custom_line_items)]
+    fully_refunded = bool(every_line) and all(refunded.get(i, 0) >= quantity for i, quantity in every_line)
     state, valid = status(order, fully_refunded)
     grand_total = _money(_gross(order.taxed_price) or order.total_price, "taxedPrice.totalGross")
     shipping_info = order.shipping_info
@@ -139,13 +168,19 @@ def order_record(order: Order, context: dict[str, Any] | None, store: StoreConte
         shipping = _money(_gross(shipping_info.taxed_price) or shipping_info.price, "shippingInfo.price")
     elif order.taxed_shipping_price is not None:
         shipping = _money(order.taxed_shipping_price.total_gross, "taxedShippingPrice.totalGross")
-    subtotal = sum((line["subtotal"] for line in lines), Decimal(0)) if lines else None
-    discount = sum((line["discount"] for line in lines), Decimal(0)) if lines else None
+    custom_subtotal, custom_discount = _custom_totals(order, currency)
+    subtotal = discount = None
+    if every_line:
+        subtotal = sum((line["subtotal"] for line in lines), Decimal(0)) + custom_subtotal
+        discount = sum((line["discount"] for line in lines), Decimal(0)) + custom_discount
+    if order.discount_on_total_price is not None:
+        total_discount = _money(order.discount_on_total_price.discounted_amount, "discountOnTotalPrice")
+        discount = (discount or Decimal(0)) + total_discount
     tax = _money(order.taxed_price.total_tax, "taxedPrice.totalTax") if order.taxed_price else None
     return compact(
         {
             "@type": "order",
-            "id": order_id(order),
+            "id": order_id(order, config),
             "timestamp": iso8601(order.completed_at or order.created_at),
             "grand_total": grand_total,
             "subtotal": subtotal,
@@ -163,6 +198,6 @@ def order_record(order: Order, context: dict[str, Any] | None, store: StoreConte
             "shipping_method": shipping_info.shipping_method_name if shipping_info else None,
             "shipping_address": _address(order.shipping_address),
             "billing_address": _address(order.billing_address),
-            "properties": compact({"locale": order.locale, "commercetools_id": order.id}),
+            "properties": compact({"locale": order.locale, "commercetools_id": order.id, "order_number": order.order_number}),
         }
     )

@@ -65,7 +65,8 @@ def select_price(prices: list[Price], store: StoreContext, as_of: dt.datetime) -
             continue
         if (price.valid_from and price.valid_from > as_of) or (price.valid_until and price.valid_until <= as_of):
             continue
-        score = (price.country is not None) * 4 + (channel is not None) * 2 + (price.valid_from is not None)
+        # commercetools' precedence: a channel match beats a country match, which beats neither.
+        score = (channel is not None) * 4 + (price.country is not None) * 2 + (price.valid_from is not None)
         if best is None or score > best[0]:
             best = (score, price)
     return best[1] if best else None

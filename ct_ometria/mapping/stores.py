@@ -75,6 +75,9 @@ def resolve_stores(stores: list[Store], project: Project | None, config: Mapping
     if not contexts:
         key = config.default_store or DEFAULT_STORE_KEY
         contexts[key] = _context(key, None, config.store(key), project, config)
+    if config.default_store in contexts:
+        # The default store comes first: a product's own title, URL and price are its.
+        contexts = {config.default_store: contexts[config.default_store], **contexts}
     return contexts
 
 

@@ -294,7 +294,8 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 def _refusal_message(response: httpx.Response, record_ids: tuple[str, ...]) -> str:
     body = _json(response)
-    detail = body.get("detail") or body.get("message") or body.get("title") or response.text[:200]
+    # Ometria's title/detail only: a raw body could echo the records (and their personal data).
+    detail = body.get("title") or body.get("detail") or body.get("message") or "no detail"
     if response.status_code in (401, 403):
         return f"Ometria refused the API key in OMETRIA_API_KEY (HTTP {response.status_code}): {detail}"
     first = f" (first record id {record_ids[0]}, {len(record_ids)} records)" if record_ids else ""

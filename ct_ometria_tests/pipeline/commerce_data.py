@@ -17,6 +17,7 @@ MAPPING = {
     ],
     "default_store": "nl-store",
     "products": {"id_strategy": "key", "attributes": ["color"]},
+    "orders": {"id_strategy": "orderNumber"},
 }
 
 
@@ -111,7 +112,8 @@ DISCOUNT_CODES = [
 
 
 def line(line_id: str, product_doc: dict[str, Any], variant_index: int, quantity: int, unit_cents: int, total_cents: int,
-         currency: str = "EUR", discounted_cents: int | None = None, tax_cents: int | None = None) -> dict[str, Any]:  # fmt: skip
+         currency: str = "EUR", discounted_cents: int | None = None, tax_cents: int | None = None,
+         keyless: bool = False) -> dict[str, Any]:  # fmt: skip
     current = product_doc["masterData"]["current"]
     variant = [current["masterVariant"], *current["variants"]][variant_index]
     price: dict[str, Any] = {"id": f"{line_id}-price", "value": money(unit_cents, currency)}
@@ -124,6 +126,8 @@ def line(line_id: str, product_doc: dict[str, Any], variant_index: int, quantity
         "discountedPricePerQuantity": [], "taxedPricePortions": [], "state": [], "perMethodTaxRate": [],
         "priceMode": "Platform", "lineItemMode": "Standard",
     }  # fmt: skip
+    if keyless:  # orders from before commercetools put productKey on lines
+        del item["productKey"]
     if tax_cents is not None:
         item["taxedPrice"] = {"totalNet": money(total_cents - tax_cents, currency), "totalGross": money(total_cents, currency),
                               "totalTax": money(tax_cents, currency)}  # fmt: skip
@@ -138,10 +142,11 @@ def order(doc_id: str, number: str, lines: list[dict[str, Any]], total_cents: in
           store: str | None = "nl-store", customer: str | None = "cust-1", email: str = "ada@example.com",
           state: str = "Confirmed", shipment: str | None = None, taxed: tuple[int, int] | None = None,
           shipping_cents: int | None = None, codes: list[str] = (), returns: list[dict[str, Any]] = (),
+          custom_lines: list[dict[str, Any]] = (), total_discount_cents: int | None = None,
           created: str = f"{DAY}T10:15:00.000Z", modified: str = STAMP) -> dict[str, Any]:  # fmt: skip
     document: dict[str, Any] = {
         **_meta(doc_id, 5, modified), "createdAt": created, "orderNumber": number, "customerEmail": email,
-        "lineItems": lines, "customLineItems": [], "totalPrice": money(total_cents, currency), "orderState": state,
+        "lineItems": lines, "customLineItems": list(custom_lines), "totalPrice": money(total_cents, currency), "orderState": state,
         "origin": "Customer", "locale": "nl-NL" if currency == "EUR" else "en-GB", "shippingAddress": ADDRESS,
         "billingAddress": ADDRESS, "syncInfo": [], "returnInfo": list(returns), "refusedGifts": [],
         "discountCodes": [{"discountCode": {"typeId": "discount-code", "id": c}, "state": "MatchesCart"} for c in codes],
@@ -153,6 +158,9 @@ def order(doc_id: str, number: str, lines: list[dict[str, Any]], total_cents: in
         document["store"] = {"typeId": "store", "key": store}
     if shipment:
         document["shipmentState"] = shipment
+    if total_discount_cents is not None:
+        document["discountOnTotalPrice"] = {"discountedAmount": money(total_discount_cents, currency),
+                                            "includedDiscounts": []}  # fmt: skip
     if taxed:
         net, tax = taxed
         document["taxedPrice"] = {"totalNet": money(net, currency), "totalGross": money(net + tax, currency),
@@ -183,6 +191,11 @@ ORDERS = [
     # The UK store, in GBP.
     order("order-e", "ORD-E", [line("e1", TEE, 0, 1, 1799, 1499, currency="GBP", discounted_cents=1499)], 1499,
           currency="GBP", store="uk-store", shipment="Shipped"),
+    # A line without productKey, a custom line (gift wrap), a discount on the total, one of two refunded.
+    order("order-g", "ORD-G", [line("g1", TEE, 0, 2, 1999, 3998, tax_cents=694, keyless=True)], 3748,
+          custom_lines=[{"id": "gw", "name": {"en-GB": "Gift wrap"}, "money": money(250), "slug": "gift-wrap",
+                         "quantity": 1, "totalPrice": money(250), "discountedPricePerQuantity": [], "state": []}],
+          total_discount_cents=500, returns=[refund("g1", 1)]),
     # Everything refunded.
     order("order-f", "ORD-F", [line("f1", MUG, 0, 2, 1250, 2000, discounted_cents=1000)], 2000, state="Complete",
           returns=[refund("f1", 2)]),

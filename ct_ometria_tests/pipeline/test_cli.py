@@ -131,7 +131,8 @@ def test_dry_run_prints_what_would_be_sent_and_pushes_nothing(emulator, sandbox,
     done = ct_ometria(cli_env, "sync", "--start", "2024-05-01", "--end", "2024-05-01", "--dry-run")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "dry run ometria_contacts_sync: would send 30 (new 30, changed 0, unchanged 0)" in done.stdout
-    assert '"@type":"contact"' in done.stdout
+    assert '"@type":"contact"' in done.stdout and '"email":"***"' in done.stdout
+    assert "@example.com" not in done.stdout  # sample payloads are shown with personal fields masked
     assert sandbox.requests() == []
     assert ledger_for(cli_env).pushed() == []
 

@@ -75,7 +75,7 @@ def order(order_id, ct_id, lines, grand_total, status="pending", valid=True, cus
         "@type": "order", "id": order_id, "timestamp": "2024-05-02T10:15:00+00:00", "grand_total": D(grand_total),
         "currency": currency, "status": status, "is_valid": valid, "customer": customer, "lineitems": lines,
         "store": store, "channel": "web", "shipping_address": AMSTERDAM, "billing_address": AMSTERDAM,
-        "properties": {"locale": locale, "commercetools_id": ct_id},
+        "properties": {"locale": locale, "commercetools_id": ct_id, "order_number": order_id},
     }  # fmt: skip
     record.update({key: D(value) if isinstance(value, str) and value[0].isdigit() else value for key, value in amounts.items()})
     return record
@@ -106,6 +106,11 @@ EXPECTED_ORDERS = {
                    customer={"email": "guest.shopper@example.com"}, subtotal="19.99", discount="0.00"),
     "ORD-E": order("ORD-E", "order-e", [item("tee", "TEE-M", 1, "14.99", "14.99", "14.99", "0.00", on_sale=True)],
                    "14.99", status="shipped", currency="GBP", store=UK, locale="en-GB", subtotal="14.99", discount="0.00"),
+    "ORD-G": order(
+        "ORD-G", "order-g", [item("tee", "TEE-M", 2, "19.99", "39.98", "39.98", "0.00", tax="6.94", quantity_refunded=1,
+                                  refunded="19.99")],
+        "37.48", subtotal="42.48", discount="5.00",
+    ),
     "ORD-F": order(
         "ORD-F", "order-f",
         [item("mug", "MUG-1", 2, "10.00", "20.00", "20.00", "0.00", on_sale=True, quantity_refunded=2, refunded="20.00")],
@@ -152,13 +157,14 @@ def test_orders_with_an_unknown_currency_or_a_negative_amount_are_parked_and_the
     table = evaluation.metadata["invalid_records"].value
     assert "| order-x | 2024-05-02 | totalPrice.currencyCode: not an ISO 4217 currency code |" in table
     assert "| order-y | 2024-05-02 | lineItems.0.totalPrice: negative amount |" in table
-    assert len(sandbox.records("order")) == 6
+    assert len(sandbox.records("order")) == 7
 
 
 def test_products_are_sent_before_the_orders_that_reference_them(synced, sandbox):
     log = sandbox.requests()
     first_order = next(i for i, entry in enumerate(log) if entry["type"] == "order")
     assert all(entry["type"] in ("product", "contact") for entry in log[:first_order])
+    assert all(entry["type"] == "order" for entry in log[first_order:])
     assert {entry["status"] for entry in log} == {202}
 
 

@@ -31,7 +31,7 @@ def test_the_same_partition_twice_sends_nothing_the_second_time(emulator, sandbo
     second = run_all(data.DAY, mapping=mapping)
     assert second.success
     assert len(sandbox.requests()) == requests
-    expected_unchanged = {"ometria_contacts_sync": 1, "ometria_products_sync": 7, "ometria_orders_sync": 6}
+    expected_unchanged = {"ometria_contacts_sync": 1, "ometria_products_sync": 7, "ometria_orders_sync": 7}
     for asset in SYNCS:
         meta = sync_metadata(second, asset)
         assert (meta["new"], meta["changed"], meta["pushed"], meta["requests"]) == (0, 0, 0, 0), asset
@@ -124,7 +124,7 @@ def test_a_dry_run_reports_what_would_be_sent_and_touches_nothing(emulator, sand
     assert ledger.pushed() == [] and ledger.batches() == [] and ledger.dead_letters() == []
     orders = sync_metadata(result, "ometria_orders_sync")
     assert orders["dry_run"] is True
-    assert (orders["would_send"], orders["new"], orders["unchanged"], orders["pushed"]) == (6, 6, 0, 0)
+    assert (orders["would_send"], orders["new"], orders["unchanged"], orders["pushed"]) == (7, 7, 0, 0)
     assert '"id":"ORD-A"' in orders["sample_payloads"]
     assert sync_metadata(result, "ometria_products_sync")["would_send"] == 7
     checks = {e.check_name: e for e in result.get_asset_check_evaluations() if e.check_name.endswith("_accepted")}

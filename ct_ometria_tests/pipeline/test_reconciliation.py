@@ -33,16 +33,16 @@ def synced(emulator, sandbox, run_all, mapping_file):
 def test_a_complete_sync_reconciles_without_gaps(synced, reconcile):
     evaluation, metadata = reconcile()
     assert evaluation.passed and metadata["gaps"] == 0 and metadata["redriven"] == 0
-    assert "| order | 6 | 0 | 0 | 6 | 0 | 0 |" in metadata["summary"]
+    assert "| order | 7 | 0 | 0 | 7 | 0 | 0 |" in metadata["summary"]
 
 
 def test_what_ometria_lost_is_found_re_driven_and_then_reconciled(synced, sandbox, reconcile):
     sandbox.reset()  # Ometria forgets everything it held
     evaluation, metadata = reconcile()
     assert not evaluation.passed
-    assert metadata["gaps"] == 14 and metadata["redriven"] == 14  # 7 products, 1 contact, 6 orders
+    assert metadata["gaps"] == 15 and metadata["redriven"] == 15  # 7 products, 1 contact, 7 orders
     assert "order ORD-A" in evaluation.description
-    assert len(sandbox.records("order")) == 6 and len(sandbox.records("product")) == 7
+    assert len(sandbox.records("order")) == 7 and len(sandbox.records("product")) == 7
     evaluation, metadata = reconcile()
     assert evaluation.passed and metadata["gaps"] == 0
 

@@ -69,3 +69,15 @@ def test_localized_falls_back_to_the_language_then_any_locale():
     assert localized({"nl-NL": "Shirt", "en-GB": "Tee"}, "nl-BE") == "Shirt"
     assert localized({"en-GB": "Tee"}, "de-DE") == "Tee"
     assert localized({}, "de-DE") is None
+
+
+def test_a_channel_price_beats_a_country_price_as_in_commercetools():
+    store = StoreContext("nl", "nl", "nl-NL", "EUR", "NL", channels=("ch-1",))
+    prices = [price(200, country="NL"), price(300, channel={"typeId": "channel", "id": "ch-1"})]
+    assert select_price(prices, store, NOW).value.cent_amount == 300
+
+
+def test_the_default_store_comes_first():
+    stores = [Store.model_validate(document) for document in data.STORES]
+    config = parse_mapping_config({"default_store": "uk-store"})
+    assert list(resolve_stores(stores, Project(key="p"), config)) == ["uk-store", "nl-store"]
