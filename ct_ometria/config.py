@@ -137,8 +137,7 @@ class MappingConfig(_Strict):
         keys = [store.key for store in self.stores]
         if len(set(keys)) != len(keys):
             raise ValueError(f"store keys must be unique, got {keys}")
-        if self.default_store is not None and self.default_store not in keys:
-            raise ValueError(f"default_store {self.default_store!r} is not one of the stores {keys}")
+        # default_store may name a store only commercetools knows: stores are discovered there.
         return self
 
     def store(self, key: str) -> StoreConfig | None:

@@ -88,7 +88,7 @@ def test_mapping_config_file(tmp_path):
     [
         ({"identity": {"customer_id_strategy": "email"}}, "identity.customer_id_strategy"),
         ({"stores": [{"key": "nl", "currencies": ["euro"]}]}, "stores.0.currencies"),
-        ({"default_store": "be", "stores": [{"key": "nl"}]}, "default_store 'be'"),
+        ({"stores": [{"key": "nl"}, {"key": "nl"}]}, "store keys must be unique"),
         ({"sync": {"page_size": 501}}, "sync.page_size"),
         ({"unknown_key": 1}, "unknown_key"),
     ],
