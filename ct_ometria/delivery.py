@@ -7,17 +7,23 @@ Dagster-free, so the sync assets and the dead-letter replay share it.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from ct_ometria.ledger.store import Candidate, Ledger, Plan
+from ct_ometria.ledger.store import ASYNC_STAGE, Candidate, Ledger, Plan
 from ct_ometria.ometria.client import BatchResult, Encoded, OmetriaClient, PushReport
 from ct_ometria.validation import REJECTION, invalid_rows, valid_rows
 
-ASYNC_STAGE = "ometria_validation"
+ERRORS_SEEN = "ometria_push_errors_seen"
+ERRORS_REMEMBERED = 1000
+
+
+def _signature(error: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(error, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -105,6 +111,10 @@ def deliver(
                 for item in partly_rejected]  # fmt: skip
     delivery.parked = ledger.park(letters) if letters else 0
     delivery.harvested = harvest_errors(client, ledger, {b.request_id for b in report.batches if b.request_id})
+    refused_now = {(l["record_type"], l["record_id"]) for l in ledger.dead_letters() if l["stage"] == ASYNC_STAGE}
+    for batch in report.batches:
+        ok = [i for i in batch.record_ids if (batch.record_type, i) not in refused_now]
+        ledger.resolve_validated(batch.record_type, ok)
     return delivery
 
 
@@ -123,7 +133,12 @@ def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str])
     """
     if not request_ids:
         return 0
-    errors = client.push_errors()
+    # Ometria lists its newest 100 errors, old ones included; the ledger remembers which it has seen.
+    seen = set(json.loads(ledger.cursor(ERRORS_SEEN) or "[]"))
+    listed = client.push_errors()
+    signatures = [_signature(error) for error in listed]
+    errors = [error for error, signature in zip(listed, signatures, strict=True) if signature not in seen]
+    ledger.set_cursor(ERRORS_SEEN, json.dumps(sorted(set(signatures) | seen)[-ERRORS_REMEMBERED:]))
     named: dict[str, list[str]] = {}
     for error in errors:
         if error.get("record_id") and error.get("request_id") in request_ids:

@@ -28,9 +28,9 @@ SUMMARY_KEYS = {
     "ometria_contacts": MAPPED,
     "ometria_products": MAPPED,
     "ometria_orders": MAPPED,
-    "ometria_contacts_sync": ("new", "changed", "unchanged", "stale_skipped", *PUSHED, "invalid_parked"),
-    "ometria_products_sync": ("new", "changed", "unchanged", "stale_skipped", *PUSHED, "invalid_parked"),
-    "ometria_orders_sync": ("new", "changed", "unchanged", "stale_skipped", *PUSHED, "invalid_parked",
+    "ometria_contacts_sync": ("new", "changed", "unchanged", "stale_skipped", *PUSHED, "invalid"),
+    "ometria_products_sync": ("new", "changed", "unchanged", "stale_skipped", *PUSHED, "invalid"),
+    "ometria_orders_sync": ("new", "changed", "unchanged", "stale_skipped", *PUSHED, "invalid",
                             "products_pulled_forward"),
 }
 

@@ -76,7 +76,7 @@ def delivery_metadata(delivery: Delivery, client: OmetriaClient, elapsed: float,
         "changed": MetadataValue.int(len(plan.changed)),
         "unchanged": MetadataValue.int(len(plan.unchanged)),
         "stale_skipped": MetadataValue.int(len(plan.stale)),
-        "invalid_parked": MetadataValue.int(parked_invalid),
+        "invalid": MetadataValue.int(parked_invalid),
         "pushed": MetadataValue.int(report.sent),
         "accepted": MetadataValue.int(report.accepted),
         "rejected": MetadataValue.int(report.rejected),
@@ -118,12 +118,12 @@ def sync_records(
         return
     ledger = ledger_resource.open()
     started = time.monotonic()
-    parked_invalid = 0
-    if not config.dry_run:
-        letters = rejected(frame, record_type, context.asset_key.to_user_string().removesuffix("_sync"))
-        for up_frame, up_type, stage, payload in upstream:
-            letters += rejected(up_frame, up_type, stage, payload)
-        parked_invalid = ledger.park(letters) if letters else 0
+    letters = rejected(frame, record_type, context.asset_key.to_user_string().removesuffix("_sync"))
+    for up_frame, up_type, stage, payload in upstream:
+        letters += rejected(up_frame, up_type, stage, payload)
+    parked_invalid = len(letters)
+    if letters and not config.dry_run:
+        ledger.park(letters)
     try:
         delivery = deliver(client, ledger, candidates(frame, record_type), run_id=context.run.run_id,
                            dry_run=config.dry_run, stage=context.asset_key.to_user_string())  # fmt: skip

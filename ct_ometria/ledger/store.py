@@ -26,6 +26,9 @@ from ct_ometria.errors import ConfigError
 from ct_ometria.ledger.tables import cursors, dead_letters, push_batches, pushed_records
 
 POSTGRES_SCHEMA = "ct_ometria"
+# Ometria validates after accepting: letters of this stage are resolved by the harvest that follows
+# an accepted push without a new error, not by the acceptance itself.
+ASYNC_STAGE = "ometria_validation"
 MIGRATIONS = Path(__file__).with_name("migrations")
 CHUNK = 500
 _migrated: set[tuple[str, str]] = set()
@@ -237,15 +240,23 @@ class Ledger:
                     )  # fmt: skip
         return count
 
-    def _resolve(self, connection, record_type: str, record_ids: list[str], moment: dt.datetime) -> None:  # noqa: ANN001
+    def _resolve(self, connection, record_type: str, record_ids: list[str], moment: dt.datetime,  # noqa: ANN001
+                 asynchronous: bool = False) -> None:  # fmt: skip
+        stage = dead_letters.c.stage == ASYNC_STAGE if asynchronous else dead_letters.c.stage != ASYNC_STAGE
         for start in range(0, len(record_ids), CHUNK):
             connection.execute(
                 update(dead_letters)
                 .where(dead_letters.c.record_type == record_type)
                 .where(dead_letters.c.record_id.in_(record_ids[start : start + CHUNK]))
                 .where(dead_letters.c.resolved.is_(False))
+                .where(stage)
                 .values(resolved=True, resolved_at=moment)
             )
+
+    def resolve_validated(self, record_type: str, record_ids: Sequence[str]) -> None:
+        """Resolve the asynchronous-validation letters of records Ometria accepted and did not refuse."""
+        with self.engine.begin() as connection:
+            self._resolve(connection, record_type, list(record_ids), now(), asynchronous=True)
 
     def _resolve_sources(self, connection, source_ids: list[str], moment: dt.datetime) -> None:  # noqa: ANN001
         """A record accepted from a source resolves the letters parked for that source at any stage."""
@@ -254,6 +265,7 @@ class Ledger:
                 update(dead_letters)
                 .where(dead_letters.c.source_id.in_(source_ids[start : start + CHUNK]))
                 .where(dead_letters.c.resolved.is_(False))
+                .where(dead_letters.c.stage != ASYNC_STAGE)
                 .values(resolved=True, resolved_at=moment)
             )
 

@@ -81,7 +81,7 @@ def test_bad_records_are_parked_with_their_reason_and_resolved_once_fixed(emulat
     assert letter["reason"] == "email: not a valid email address"
     assert '"email": "not-an-email"' in letter["payload"]
     meta = sync_metadata(result, "ometria_contacts_sync")
-    assert meta["open_dead_letters"] == 0 and meta["invalid_parked"] == 1  # contacts: none; the customer is parked
+    assert meta["open_dead_letters"] == 0 and meta["invalid"] == 1  # contacts: none; the customer is parked
     # The same bad record seen again is one letter with two attempts.
     assert run_contacts("2024-05-02").success
     assert [entry["attempts"] for entry in ledger.dead_letters()] == [2]
@@ -129,3 +129,15 @@ def test_a_dry_run_reports_what_would_be_sent_and_touches_nothing(emulator, sand
     assert sync_metadata(result, "ometria_products_sync")["would_send"] == 7
     checks = {e.check_name: e for e in result.get_asset_check_evaluations() if e.check_name.endswith("_accepted")}
     assert all(e.description.startswith("dry run: nothing was pushed") for e in checks.values())
+
+
+def test_errors_ometria_listed_before_are_not_parked_again(emulator, sandbox, run_contacts, resources):
+    emulator.seed(customer=[customer_document("0612345678", "numeric@example.com", at("2024-05-02"))])
+    assert run_contacts("2024-05-02").success
+    emulator.seed(customer=[customer_document("c-new", "new@example.com", at("2024-05-02", 14))])
+    result = run_contacts("2024-05-02")
+    # The numeric id is sent again (Ometria refused it, so the ledger forgot it) and refused again:
+    # one new error for this run; the earlier one is remembered and not counted twice.
+    assert sync_metadata(result, "ometria_contacts_sync")["async_errors_parked"] == 1
+    [letter] = resources["ledger"].open().dead_letters()
+    assert letter["attempts"] == 2
