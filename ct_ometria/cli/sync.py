@@ -155,9 +155,8 @@ def run_sync(start: dt.date, end: dt.date, dry_run: bool = False) -> SyncOutcome
             )
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
-            outcome.checks.append(
-                (evaluation.check_name, evaluation.passed, evaluation.description or "")
-            )
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            outcome.checks.append((name, evaluation.passed, evaluation.description or ""))
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             error = event.event_specific_data.error
             outcome.failures.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
@@ -174,7 +173,7 @@ def print_summary(outcome: SyncOutcome, start: dt.date, end: dt.date, home: str)
             continue
         print(f"  {asset:<24} " + "  ".join(f"{key}={values.get(key)}" for key in keys if key in values))
     for name, passed, description in outcome.checks:
-        print(f"  check {name:<18} {'passed' if passed else 'FAILED'}: {description}")
+        print(f"  check {name:<40} {'passed' if passed else 'FAILED'}: {description}")
     for failure in outcome.failures:
         print(f"  failure {failure}", file=sys.stderr)
 
