@@ -37,6 +37,9 @@ class StoreConfig(_Strict):
     country: str | None = None
     # Product URL, e.g. "https://shop.example.nl/{locale}/p/{slug}"; fields: slug, locale, key, id, sku, store.
     url_template: str | None = None
+    # Send this store's opt-ins with @force_optin, so they win over other listings' opt-outs.
+    # Only for stores whose opt-in is a deliberate, recorded consent (e.g. a double opt-in).
+    force_optin: bool = False
 
     @field_validator("currencies")
     @classmethod
@@ -103,14 +106,32 @@ class IdentityConfig(_Strict):
     contact_collection: str = Field(default="default", min_length=1)
 
 
+class SuppressionConfig(_Strict):
+    """Who must never be marketed to, whatever their consent says."""
+
+    # A customer custom field (boolean) that is true for suppressed customers.
+    custom_field: str | None = None
+    # Customers in any of these customer groups (by key or id) are suppressed.
+    customer_groups: list[str] = Field(default_factory=list)
+
+
 class ConsentConfig(_Strict):
-    """Where consent lives in commercetools; the rules that use it belong to the mapping."""
+    """Where consent lives in commercetools; the rules that use it are the mapping's."""
 
     email_optin_field: str | None = None
     email_optin_at_field: str | None = None
     sms_optin_field: str | None = None
     sms_optin_at_field: str | None = None
     custom_object_container: str | None = None
+    suppression: SuppressionConfig = SuppressionConfig()
+
+    def custom_fields(self) -> list[tuple[str, str]]:
+        """(config key, field name) of every configured customer custom field."""
+        keys = ("email_optin_field", "email_optin_at_field", "sms_optin_field", "sms_optin_at_field")
+        named = [(f"consent.{key}", getattr(self, key)) for key in keys if getattr(self, key)]
+        if self.suppression.custom_field:
+            named.append(("consent.suppression.custom_field", self.suppression.custom_field))
+        return named
 
 
 class SyncConfig(_Strict):

@@ -63,9 +63,15 @@ def ensure_dagster_home() -> str:
 
 def check_settings() -> None:
     """Fail before Dagster starts, naming the variable or config key that is missing or wrong."""
-    commercetools_from_env()
+    from ct_ometria.commercetools.client import CommercetoolsClient
+    from ct_ometria.commercetools.consent import check_consent_fields
+
+    settings = commercetools_from_env()
     ometria_from_env()
-    load_mapping_config(mapping_config_path())
+    config = load_mapping_config(mapping_config_path())
+    if config.consent.custom_fields():
+        with CommercetoolsClient(settings) as client:
+            check_consent_fields(client, config.consent)
 
 
 def quiet_dagster() -> None:

@@ -19,6 +19,7 @@ import pandera.pandas as pa
 from ct_ometria.commercetools.client import CommercetoolsClient, modified_window_predicate
 from ct_ometria.commercetools.frames import partition_of
 from ct_ometria.config import ConsentConfig
+from ct_ometria.errors import ConfigError
 from ct_ometria.validation import REJECTION, apply_schema, valid_rows
 
 CONSENT_COLUMNS = [
@@ -29,6 +30,28 @@ CHANNEL_FIELDS = (
     ("email_optin", "email_optin_field"), ("email_optin_at", "email_optin_at_field"),
     ("sms_optin", "sms_optin_field"), ("sms_optin_at", "sms_optin_at_field"),
 )  # fmt: skip
+
+
+def check_consent_fields(client: CommercetoolsClient, consent: ConsentConfig) -> None:
+    """Every configured consent field must be a field of a customer Custom Type, or nothing could
+    ever be read from it: fail naming the config key rather than silently sending no consent."""
+    named = consent.custom_fields()
+    if not named:
+        return
+    fields = {
+        definition.get("name")
+        for page in client.pages("types")
+        for custom_type in page
+        if "customer" in custom_type.get("resourceTypeIds", [])
+        for definition in custom_type.get("fieldDefinitions", [])
+    }
+    for key, name in named:
+        if name not in fields:
+            known = ", ".join(sorted(f for f in fields if f)) or "none"
+            raise ConfigError(
+                f"mapping config {key}: {name!r} is not a field of any customer Custom Type in commercetools "
+                f"(customer fields: {known})"
+            )
 
 
 def fetch_consent_objects(
@@ -105,11 +128,17 @@ CONSENTS_SCHEMA = pa.DataFrameSchema(
 )
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)  # None or NaN from Parquet
+
+
 def consent_by_customer(consents: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """The newest consent per customer id and per email (``email:`` keys), for carrying onto contacts."""
     found: dict[str, dict[str, Any]] = {}
     for row in valid_rows(consents).itertuples(index=False):
         values = {column: getattr(row, column) for column, _ in CHANNEL_FIELDS}
+        values = {column: None if _missing(value) else value for column, value in values.items()}
+        values["source"] = row.source
         for key in (row.customer, f"email:{row.email}" if row.email else None):
             if key:
                 found[key] = {**found.get(key, {}), **{k: v for k, v in values.items() if v is not None}}

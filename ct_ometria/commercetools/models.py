@@ -17,6 +17,7 @@ class Reference(_Model):
     type_id: str | None = Field(default=None, alias="typeId")
     id: str | None = None
     key: str | None = None
+    obj: dict[str, Any] | None = None  # present when the reference was expanded
 
 
 class CustomFields(_Model):

@@ -1,13 +1,14 @@
 """Extraction assets: commercetools documents for a window of ``lastModifiedAt``."""
 
 import pandas as pd
-from dagster import AssetCheckSpec, AssetExecutionContext, BackfillPolicy, MetadataValue, Output, asset
+from dagster import AssetCheckSpec, AssetExecutionContext, BackfillPolicy, Failure, MetadataValue, Output, asset
 
-from ct_ometria.commercetools.consent import consent_frame, fetch_consent_objects
+from ct_ometria.commercetools.consent import check_consent_fields, consent_frame, fetch_consent_objects
 from ct_ometria.commercetools.frames import CATEGORIES, CUSTOMERS, ORDERS, PRODUCTS
 from ct_ometria.commercetools.client import CommercetoolsClient
 from ct_ometria.commercetools.resolve import localized_path, order_contexts, product_contexts
 from ct_ometria.defs.extract import extract
+from ct_ometria.errors import ConfigError
 from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table, validation_check
 from ct_ometria.defs.partitions import daily_partitions
 from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource
@@ -45,7 +46,8 @@ def ct_customers(context: AssetExecutionContext, commercetools: CommercetoolsRes
     by keyset paging (``sort=id asc``, ``where=id > :last``, 500 per page). Deduplicated on id,
     keeping the highest version. Each row keeps its raw document; rows that fail validation keep
     their reason in ``rejection`` and stop here."""
-    yield from extract(context, commercetools, mapping.load(), "customers", CUSTOMERS, CUSTOMERS_VALID)
+    yield from extract(context, commercetools, mapping.load(), "customers", CUSTOMERS, CUSTOMERS_VALID,
+                       expand=("customerGroup",))  # fmt: skip
 
 
 @asset(check_specs=[_spec(ORDERS_VALID, "ct_orders", "Every order has an id, a version, an order state, an ISO currency and a valid email when it has one")], **EXTRACTION)
@@ -99,9 +101,13 @@ def ct_consents(
     configured container modified in the window. No rule is applied here; the contacts carry it."""
     config = mapping.load()
     objects = []
-    if config.consent.custom_object_container:
-        window = context.partition_time_window
-        with commercetools.client() as client:
+    with commercetools.client() as client:
+        try:
+            check_consent_fields(client, config.consent)
+        except ConfigError as error:
+            raise Failure(description=str(error)) from None
+        if config.consent.custom_object_container:
+            window = context.partition_time_window
             objects = fetch_consent_objects(client, config.consent.custom_object_container, window.start, window.end)
     frame = consent_frame(ct_customers, objects, config.consent)
     result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)

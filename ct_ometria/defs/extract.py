@@ -67,7 +67,7 @@ def extract(
 
 def mapped_output(
     frame: pd.DataFrame, upstream: pd.DataFrame, config: MappingConfig, check_name: str, what: str,
-    preview: tuple[str, ...], started: float,
+    preview: tuple[str, ...], started: float, extra: dict | None = None,
 ):  # fmt: skip
     """Yield a mapped frame with its counts, then its validation check."""
     result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
@@ -81,6 +81,7 @@ def mapped_output(
             "duration_seconds": MetadataValue.float(round(time.monotonic() - started, 3)),
             "per_partition": per_partition_counts(frame),
             "preview": md_table(frame, list(preview), PREVIEW_ROWS),
+            **(extra or {}),
         },
     )
     yield validation_check(check_name, frame, result, what)

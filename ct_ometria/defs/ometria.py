@@ -41,7 +41,6 @@ from ct_ometria.validation import valid_rows
 CONTACTS_VALID, CONTACTS_ACCEPTED = "contacts_valid", "contacts_accepted"
 ORDERS_VALID, ORDERS_ACCEPTED = "orders_valid", "orders_accepted"
 PRODUCTS_VALID, PRODUCTS_ACCEPTED = "products_valid", "products_accepted"
-CONSENT_COLUMNS = ("email_optin", "email_optin_at", "sms_optin", "sms_optin_at")
 
 MAPPING = dict(
     partitions_def=daily_partitions,
@@ -75,20 +74,22 @@ def ometria_contacts(
 ):
     """Ometria contact records mapped from the valid customers of the partition(s). ``record`` holds
     the exact JSON that will be pushed: contact id = commercetools customer id (never personal
-    data), ``customer_id`` by the configured strategy, email trimmed and lower-cased, store ids
-    from the mapping config, ``@merge`` so fields not sent keep Ometria's values. The customer's
-    consent (from ``ct_consents``) travels in the ``email_optin*``/``sms_optin*`` columns."""
+    data), ``customer_id`` by the configured strategy, email trimmed and lower-cased, phone in E.164
+    (or dropped with its reason), store ids, ``@merge`` so fields not sent keep Ometria's values,
+    and the consent decision: opted in only on an explicit true, opted out on an explicit false or a
+    suppression, nothing without consent data. ``consent_state``/``consent_source``/``consent_value``/
+    ``consent_at`` explain each decision; metadata counts contacts per state."""
     started = time.monotonic()
     config = mapping.load()
-    frame = contacts_frame(ct_customers, config)
-    consent = consent_by_customer(ct_consents)
-    for column in CONSENT_COLUMNS:
-        frame[column] = [
-            (consent.get(source) or consent.get(f"email:{email}") or {}).get(column)
-            for source, email in zip(frame["source_id"], frame["email"], strict=True)
-        ]
-    yield from mapped_output(frame, ct_customers, config, CONTACTS_VALID, "contacts",
-                             ("id", "customer_id", "partition", "record_bytes"), started)  # fmt: skip
+    frame = contacts_frame(ct_customers, config, consent_by_customer(ct_consents))
+    states = frame["consent_state"].value_counts()
+    yield from mapped_output(
+        frame, ct_customers, config, CONTACTS_VALID, "contacts",
+        ("id", "customer_id", "consent_state", "consent_source", "partition"), started,
+        extra={f"consent_{state}": MetadataValue.int(int(states.get(state, 0)))
+               for state in ("opted_in", "opted_out", "suppressed", "no_consent")}
+        | {"phones_dropped": MetadataValue.int(int(frame["phone_dropped"].notna().sum()))},
+    )  # fmt: skip
 
 
 @asset(check_specs=[_valid_spec(ORDERS_VALID, "ometria_orders", "Every order has a PII-free id, an ISO currency, a non-negative grand total and a known status")], **MAPPING)

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -26,6 +27,19 @@ def normalise_email(raw: str | None, field: str = "email") -> str:
     if not is_valid_email(email):
         raise InvalidField(field, "not a valid email address")
     return email
+
+
+def normalise_phone(raw: str | None, region: str | None) -> tuple[str | None, str | None]:
+    """(E.164 number, None), or (None, reason) when the number is missing or not a valid one."""
+    if raw is None or not raw.strip():
+        return None, None
+    try:
+        number = phonenumbers.parse(raw, region.upper() if region else None)
+    except phonenumbers.NumberParseException:
+        return None, "phone: not a phone number"
+    if not phonenumbers.is_valid_number(number):
+        return None, "phone: not a valid number for its country"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
 def iso8601(moment: dt.datetime) -> str:

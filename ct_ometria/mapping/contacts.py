@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ct_ometria.commercetools.models import Customer
-from ct_ometria.config import MappingConfig
-from ct_ometria.mapping.common import InvalidField, compact, iso8601, looks_personal, normalise_email
+from ct_ometria.config import MappingConfig, StoreConfig
+from ct_ometria.mapping.common import InvalidField, compact, iso8601, looks_personal, normalise_email, normalise_phone
+from ct_ometria.mapping.consent import ConsentDecision, ConsentInput, decide
 
 
 def contact_id(customer: Customer) -> str:
@@ -35,12 +36,46 @@ def customer_id(customer: Customer, config: MappingConfig) -> str:
     return value
 
 
-def contact_record(customer: Customer, config: MappingConfig) -> dict[str, Any]:
-    """The contact record for ``customer``; raises ``InvalidField`` naming the field that cannot map."""
+def suppression(customer: Customer, config: MappingConfig) -> str | None:
+    """The source that suppresses ``customer``, if any: a custom field or a customer group."""
+    rules = config.consent.suppression
+    fields = customer.custom.fields if customer.custom else {}
+    if rules.custom_field and fields.get(rules.custom_field) is True:
+        return f"custom field {rules.custom_field}"
+    group = customer.customer_group
+    if group and rules.customer_groups:
+        names = {group.id, group.key, (group.obj or {}).get("key")} - {None}
+        if names & set(rules.customer_groups):
+            return f"customer group {sorted(names & set(rules.customer_groups))[0]}"
+    return None
+
+
+def consent_input(customer: Customer, config: MappingConfig, found: dict[str, Any]) -> ConsentInput:
+    """Consent from the configured custom fields (``found``: what ``ct_consents`` read, by customer)."""
+    suppressed_by = suppression(customer, config)
+    return ConsentInput(
+        email_optin=found.get("email_optin"), email_optin_at=found.get("email_optin_at"),
+        sms_optin=found.get("sms_optin"), sms_optin_at=found.get("sms_optin_at"), source=found.get("source"),
+        suppressed=suppressed_by is not None, suppression_source=suppressed_by,
+    )  # fmt: skip
+
+
+def contact_record(
+    customer: Customer, config: MappingConfig, consent: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], ConsentDecision, str | None]:
+    """The contact record for ``customer``, its consent decision, and why a phone number was dropped;
+    raises ``InvalidField`` naming the field that cannot map."""
     address = customer.default_address()
-    store_ids = [config.ometria_store_id(key) for key in customer.store_keys]
-    if not store_ids and config.default_store:
-        store_ids = [config.ometria_store_id(config.default_store)]
+    store_keys = customer.store_keys or ([config.default_store] if config.default_store else [])
+    store_ids = [config.ometria_store_id(key) for key in store_keys]
+    phone, phone_dropped = normalise_phone(
+        (address.mobile or address.phone) if address else None, address.country if address else None
+    )
+    force = any((config.store(key) or StoreConfig(key=key)).force_optin for key in store_keys)
+    decision = decide(
+        consent_input(customer, config, consent or {}), phone=phone, force_optin=force,
+        fallback_at=iso8601(customer.last_modified_at),
+    )  # fmt: skip
     record = {
         "@type": "contact",
         "@collection": config.identity.contact_collection,
@@ -55,8 +90,10 @@ def contact_record(customer: Customer, config: MappingConfig) -> dict[str, Any]:
         "lastname": customer.last_name,
         "date_of_birth": customer.date_of_birth.isoformat() if customer.date_of_birth else None,
         "country_id": address.country if address else None,
+        "phone_number": phone,
         "store_ids": store_ids,
         "timestamp_acquired": iso8601(customer.created_at),
         "properties": compact({"locale": customer.locale}),
+        **decision.fields,
     }
-    return compact(record)
+    return compact(record), decision, phone_dropped

@@ -29,6 +29,8 @@ from ct_ometria.ometria.client import MAX_RECORD_BYTES
 from ct_ometria.validation import REJECTION, apply_schema, valid_rows
 
 RECORD_COLUMNS = ["id", "source_id", "version", "partition", "record", "record_bytes", REJECTION]
+# A mapped record may carry frame columns under this key; they are taken out before it is serialised.
+COLUMNS_KEY = "__columns__"
 
 MapRow = Callable[[dict[str, Any], Any], list[dict[str, Any]]]
 Extra = Callable[[dict[str, Any]], dict[str, Any]]
@@ -52,6 +54,7 @@ def mapped_frame(
             rows.append({**base, "id": source_row.id, REJECTION: pydantic_reasons(error)})
             continue
         for record in records:
+            columns = record.pop(COLUMNS_KEY, {})
             text = canonical_json(record)
             rows.append(
                 {
@@ -61,6 +64,7 @@ def mapped_frame(
                     "record_bytes": len(text.encode("utf-8")),
                     REJECTION: None,
                     **(extra(record) if extra else {}),
+                    **columns,
                 }
             )
     frame = pd.DataFrame(rows, columns=[*RECORD_COLUMNS[:4], *extra_columns, *RECORD_COLUMNS[4:]])
@@ -103,14 +107,30 @@ CONTACTS_SCHEMA = RECORDS_SCHEMA.add_columns(
 ).set_name("ometria_contacts")
 
 
-def contacts_frame(customers: pd.DataFrame, config: MappingConfig) -> pd.DataFrame:
+CONSENT_COLUMNS = ("consent_state", "consent_source", "consent_value", "consent_at", "phone_dropped")
+
+
+def contacts_frame(
+    customers: pd.DataFrame, config: MappingConfig, consents: dict[str, dict[str, Any]] | None = None
+) -> pd.DataFrame:
+    """Contacts with their consent decided; ``consents`` come from ``ct_consents`` (by customer id,
+    or ``email:<address>``)."""
+    consents = consents or {}
+
     def map_row(document: dict[str, Any], context: Any) -> list[dict[str, Any]]:
-        return [contact_record(Customer.model_validate(document), config)]
+        customer = Customer.model_validate(document)
+        found = consents.get(customer.id) or consents.get(f"email:{customer.email.strip().lower()}") or {}
+        record, decision, phone_dropped = contact_record(customer, config, found)
+        record[COLUMNS_KEY] = {
+            "consent_state": decision.state, "consent_source": decision.source,
+            "consent_value": decision.value, "consent_at": decision.at, "phone_dropped": phone_dropped,
+        }  # fmt: skip
+        return [record]
 
     return mapped_frame(
         customers, map_row, CONTACTS_SCHEMA,
         extra=lambda r: {"email": r.get("email"), "customer_id": r.get("customer_id")},
-        extra_columns=("email", "customer_id"),
+        extra_columns=("email", "customer_id", *CONSENT_COLUMNS),
     )  # fmt: skip
 
 

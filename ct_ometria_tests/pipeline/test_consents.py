@@ -10,6 +10,17 @@ CONSENT = {"consent": {"email_optin_field": "newsletterOptIn", "email_optin_at_f
                        "sms_optin_field": "smsOptIn", "custom_object_container": "consents"}}  # fmt: skip
 
 
+CONSENT_TYPE = {
+    "id": "customer-consent", "version": 1, "key": "customer-consent", "name": {"en-GB": "Consent"},
+    "resourceTypeIds": ["customer"], "createdAt": "2024-01-01T00:00:00.000Z", "lastModifiedAt": "2024-01-01T00:00:00.000Z",
+    "fieldDefinitions": [
+        {"name": name, "label": {"en-GB": name}, "required": False, "type": {"name": kind}, "inputHint": "SingleLine"}
+        for name, kind in (("newsletterOptIn", "Boolean"), ("newsletterOptInAt", "DateTime"), ("smsOptIn", "Boolean"),
+                           ("doNotMail", "Boolean"))
+    ],
+}  # fmt: skip
+
+
 def custom(fields: dict) -> dict:
     return {"custom": {"type": {"typeId": "type", "id": "customer-consent"}, "fields": fields}}
 
@@ -23,6 +34,7 @@ def test_consent_from_custom_fields_and_custom_objects_reaches_the_contacts_fram
     emulator, sandbox, run_contacts, mapping_file, tmp_path
 ):
     day = at("2024-05-02", 8)
+    emulator.seed(type=[CONSENT_TYPE])
     emulator.seed(
         customer=[
             customer_document("c-in", "in@example.com", day, **custom({"newsletterOptIn": True, "newsletterOptInAt": "2024-05-01T10:00:00.000Z"})),
@@ -50,11 +62,35 @@ def test_consent_from_custom_fields_and_custom_objects_reaches_the_contacts_fram
     assert "co-4" not in consents.index and "c-none" not in consents.index
 
     contacts = pd.read_parquet(tmp_path / "frames" / "ometria_contacts" / "2024-05-02.parquet").set_index("id")
-    assert contacts.loc["c-in", "email_optin"] == True  # noqa: E712
-    assert contacts.loc["c-out", "email_optin"] == False and contacts.loc["c-out", "sms_optin"] == False  # noqa: E712
-    assert contacts.loc["c-object", "email_optin"] == True and contacts.loc["c-object", "sms_optin"] == True  # noqa: E712
-    assert pd.isna(contacts.loc["c-none", "email_optin"])
+    explained = contacts[["consent_state", "consent_source", "consent_value", "consent_at"]].to_dict("index")
+    assert explained["c-in"] == {"consent_state": "opted_in", "consent_source": "custom_fields", "consent_value": True,
+                                 "consent_at": "2024-05-01T10:00:00+00:00"}  # fmt: skip
+    assert explained["c-out"]["consent_state"] == "opted_out"
+    assert explained["c-object"]["consent_source"] == "custom_object"
+    assert explained["c-none"]["consent_state"] == "no_consent" and pd.isna(explained["c-none"]["consent_value"])
     [evaluation] = [e for e in result.get_asset_check_evaluations() if e.asset_key == AssetKey("ct_consents")]
     assert evaluation.passed and evaluation.metadata["invalid"].value == 2
-    # Consent rules come with the identity-and-consent work: nothing about opt-in is sent yet.
-    assert all("marketing_optin" not in contact for contact in sandbox.records("contact"))
+
+    sent = {contact["id"]: contact for contact in sandbox.records("contact")}
+    assert sent["c-in"]["marketing_optin"] == "EXPLICITLY_OPTEDIN"
+    assert sent["c-in"]["timestamp_subscribed"] == "2024-05-01T10:00:00+00:00"
+    assert sent["c-out"]["marketing_optin"] == "EXPLICITLY_OPTEDOUT"
+    assert sent["c-out"]["timestamp_unsubscribed"] == "2024-05-02T08:00:00+00:00"
+    assert sent["c-object"]["marketing_optin"] == "EXPLICITLY_OPTEDIN"
+    for quiet in ("c-none", "c-bad"):
+        assert "marketing_optin" not in sent[quiet]  # no consent data, no opt-in value
+    assert all("channels" not in contact for contact in sent.values())  # no phone, no SMS consent
+    [materialization] = [e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("ometria_contacts")]
+    counts = {k: v.value for k, v in materialization.materialization.metadata.items() if k.startswith("consent_")}
+    assert counts == {"consent_opted_in": 2, "consent_opted_out": 1, "consent_suppressed": 0, "consent_no_consent": 2}
+
+
+def test_a_consent_field_that_does_not_exist_fails_naming_the_config_key(emulator, sandbox, run_contacts, mapping_file):
+    emulator.seed(type=[CONSENT_TYPE], customer=[customer_document("c-1", "a@example.com", at("2024-05-02"))])
+    mapping = mapping_file({"consent": {"email_optin_field": "newsleterOptIn"}})
+    result = run_contacts("2024-05-02", mapping=mapping)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.message
+    assert "mapping config consent.email_optin_field: 'newsleterOptIn' is not a field of any customer Custom Type" in message
+    assert sandbox.requests() == []

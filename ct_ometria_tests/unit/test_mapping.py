@@ -22,7 +22,7 @@ def customer(**overrides) -> Customer:
 
 def test_contact_record_exact_payload():
     config = parse_mapping_config({"stores": [{"key": "nl", "ometria_store_id": "shop.nl/nl"}]})
-    record = contact_record(
+    record, _, _ = contact_record(
         customer(
             firstName="Ada",
             lastName="Lovelace",
@@ -53,7 +53,7 @@ def test_contact_record_exact_payload():
 
 
 def test_missing_values_are_not_sent_as_empty():
-    record = contact_record(customer(firstName="", lastName=None), parse_mapping_config({}))
+    record, _, _ = contact_record(customer(firstName="", lastName=None), parse_mapping_config({}))
     assert "firstname" not in record and "lastname" not in record and "store_ids" not in record
 
 
@@ -69,14 +69,14 @@ def test_missing_values_are_not_sent_as_empty():
 )
 def test_customer_id_follows_strategy(strategy, fields, expected):
     config = parse_mapping_config({"identity": {"customer_id_strategy": strategy}})
-    record = contact_record(customer(**fields), config)
+    record, _, _ = contact_record(customer(**fields), config)
     assert record["customer_id"] == expected
     assert record["id"] == "6f1c0f5e-0000-4000-8000-000000000001"
 
 
 def test_a_numeric_customer_number_is_a_valid_customer_id():
     config = parse_mapping_config({"identity": {"customer_id_strategy": "customerNumber"}})
-    assert contact_record(customer(customerNumber="100045678"), config)["customer_id"] == "100045678"
+    assert contact_record(customer(customerNumber="100045678"), config)[0]["customer_id"] == "100045678"
 
 
 def test_customer_id_that_is_an_email_is_refused_naming_the_field():
