@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
+import simplejson
 
+from ct_ometria.canonical import canonical_bytes
 from ct_ometria.ledger.store import ASYNC_STAGE, Candidate, Ledger, Plan
 from ct_ometria.ometria.client import BatchResult, Encoded, OmetriaClient, PushReport
 from ct_ometria.validation import REJECTION, invalid_rows, valid_rows
@@ -35,14 +37,25 @@ class Delivery:
     dry_run: bool = False
 
 
-def candidates(frame: pd.DataFrame, record_type: str) -> list[Candidate]:
-    """The valid rows of a mapped frame as ledger candidates; ``record`` is the canonical JSON to send."""
+def without(body: bytes, fields: Iterable[str]) -> bytes:
+    record = simplejson.loads(body, use_decimal=True)
+    for field in fields:
+        record.pop(field, None)
+    return canonical_bytes(record)
+
+
+def candidates(frame: pd.DataFrame, record_type: str, create_only: tuple[str, ...] = ()) -> list[Candidate]:
+    """The valid rows of a mapped frame as ledger candidates; ``record`` is the canonical JSON to send.
+
+    ``create_only`` fields (owned by Ometria after creation) do not count as a change: the hash is
+    taken without them, and ``deliver`` sends them only with records Ometria has never received."""
     found = []
     for row in valid_rows(frame).itertuples(index=False):
         body = row.record.encode("utf-8")
+        hashed = without(body, create_only) if create_only else body
         found.append(
             Candidate(
-                record_type=record_type, record_id=row.id, content_hash=hashlib.sha256(body).hexdigest(), body=body,
+                record_type=record_type, record_id=row.id, content_hash=hashlib.sha256(hashed).hexdigest(), body=body,
                 source_id=row.source_id, source_version=None if pd.isna(row.version) else int(row.version),
                 partition=row.partition,
             )
@@ -71,10 +84,13 @@ def _audit(result: BatchResult, run_id: str | None) -> dict[str, Any]:
 
 def deliver(
     client: OmetriaClient, ledger: Ledger, items: Iterable[Candidate], *, run_id: str | None = None,
-    dry_run: bool = False, stage: str = "push",
+    dry_run: bool = False, stage: str = "push", create_only: tuple[str, ...] = (),
 ) -> Delivery:  # fmt: skip
     """Plan against the ledger, push what is new or changed, record each accepted batch."""
     plan = ledger.plan(items)
+    if create_only:
+        # Records Ometria already holds go without the fields it owns after creation (@merge keeps them).
+        plan.changed = [replace(item, body=without(item.body, create_only)) for item in plan.changed]
     delivery = Delivery(plan=plan, dry_run=dry_run)
     if dry_run:
         return delivery

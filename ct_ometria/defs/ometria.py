@@ -148,15 +148,17 @@ def _with_fresh_category_paths(products: pd.DataFrame, categories: pd.DataFrame)
 @asset(check_specs=[_accepted_spec(CONTACTS_ACCEPTED, "ometria_contacts_sync")], **SYNC)
 def ometria_contacts_sync(
     context: AssetExecutionContext, config: PushConfig, ct_customers: pd.DataFrame, ct_consents: pd.DataFrame,
-    ometria_contacts: pd.DataFrame, ometria: OmetriaResource, ledger: LedgerResource,
+    ometria_contacts: pd.DataFrame, ometria: OmetriaResource, ledger: LedgerResource, mapping: MappingConfigResource,
 ):  # fmt: skip
     """Pushes the contacts that are new or changed since Ometria last accepted them (the ledger
     compares each record's hash): batches of at most 100, one request every 1/8 s, 429 and 5xx
     retried honouring ``Retry-After``. Customers, consents and contacts set aside by the checks are
     parked as dead letters with their reason."""
+    ownership = mapping.load().ownership
     yield from sync_records(
         context, config, ometria, ledger, ometria_contacts, "contact", CONTACTS_ACCEPTED, "contacts",
         upstream=[(ct_customers, "customer", "ct_customers", "document"), (ct_consents, "consent", "ct_consents", None)],
+        create_only=tuple(sorted(field for field, owner in ownership.items() if owner == "ometria_on_create")),
     )  # fmt: skip
 
 

@@ -109,12 +109,13 @@ def sync_records(
     upstream: Sequence[Upstream] = (),
     client: OmetriaClient | None = None,
     extra_metadata: dict | None = None,
+    create_only: tuple[str, ...] = (),
 ):
     """Park rejected rows, deliver the valid ones through the ledger, and report."""
     if client is None:
         with ometria.client() as own:
             yield from sync_records(context, config, ometria, ledger_resource, frame, record_type, check_name, what,
-                                    upstream, own, extra_metadata)  # fmt: skip
+                                    upstream, own, extra_metadata, create_only)  # fmt: skip
         return
     ledger = ledger_resource.open()
     started = time.monotonic()
@@ -125,8 +126,9 @@ def sync_records(
     if letters and not config.dry_run:
         ledger.park(letters)
     try:
-        delivery = deliver(client, ledger, candidates(frame, record_type), run_id=context.run.run_id,
-                           dry_run=config.dry_run, stage=context.asset_key.to_user_string())  # fmt: skip
+        delivery = deliver(client, ledger, candidates(frame, record_type, create_only), run_id=context.run.run_id,
+                           dry_run=config.dry_run, stage=context.asset_key.to_user_string(),
+                           create_only=create_only)  # fmt: skip
     except PushAborted as aborted:
         delivery = Delivery(plan=ledger.plan([]), report=aborted.report)
         metadata = delivery_metadata(delivery, client, time.monotonic() - started, parked_invalid)

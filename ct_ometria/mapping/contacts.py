@@ -96,4 +96,8 @@ def contact_record(
         "properties": compact({"locale": customer.locale}),
         **decision.fields,
     }
+    # Fields Ometria owns (edited by marketers or its preference centre) are never sent.
+    for field, owner in config.ownership.items():
+        if owner == "ometria" and field not in ("id", "@type", "@collection", "@merge"):
+            record.pop(field, None)
     return compact(record), decision, phone_dropped

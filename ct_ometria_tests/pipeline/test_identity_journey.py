@@ -65,3 +65,29 @@ def test_guest_registers_opts_in_then_out(emulator, sandbox, run_all, mapping_fi
     assert (contact["marketing_optin"], contact["timestamp_unsubscribed"]) == ("EXPLICITLY_OPTEDOUT", f"{DAY}T15:30:00+00:00")
     [evaluation] = [e for e in fourth.get_asset_check_evaluations() if e.asset_key == AssetKey("ometria_contacts_sync")]
     assert evaluation.passed
+
+
+def test_fields_ometria_owns_are_sent_at_creation_only_or_never(emulator, sandbox, run_contacts, mapping_file):
+    from ct_ometria.local.sample import customer_document
+    from ct_ometria_tests.pipeline.conftest import at
+
+    mapping = mapping_file({"ownership": {"firstname": "ometria_on_create", "lastname": "ometria"}})
+    emulator.seed(customer=[customer_document("c-1", "ada@example.com", at(DAY, 9), first_name="Ada", last_name="King",
+                                              created=at("2024-01-01"))])  # fmt: skip
+    assert run_contacts(DAY, mapping=mapping).success
+    [contact] = sandbox.records("contact")
+    assert contact["firstname"] == "Ada" and "lastname" not in contact  # created with it; never the Ometria-owned one
+
+    # A marketer renames her in Ometria; commercetools changes only the first name: nothing is sent.
+    emulator.seed(customer=[customer_document("c-1", "ada@example.com", at(DAY, 10), version=2, first_name="Augusta",
+                                              last_name="King", created=at("2024-01-01"))])  # fmt: skip
+    result = run_contacts(DAY, mapping=mapping)
+    assert result.success and len(sandbox.requests()) == 1
+
+    # Her email changes: the contact is re-sent without the first name, which Ometria keeps.
+    emulator.seed(customer=[customer_document("c-1", "ada.king@example.com", at(DAY, 11), version=3,
+                                              first_name="Augusta", last_name="King", created=at("2024-01-01"))])  # fmt: skip
+    assert run_contacts(DAY, mapping=mapping).success
+    [contact] = sandbox.records("contact")
+    assert (contact["id"], contact["email"], contact["firstname"]) == ("c-1", "ada.king@example.com", "Ada")
+    assert len(sandbox.requests()) == 2
