@@ -53,11 +53,13 @@ def candidates(frame: pd.DataFrame, record_type: str, create_only: tuple[str, ..
     for row in valid_rows(frame).itertuples(index=False):
         body = row.record.encode("utf-8")
         hashed = without(body, create_only) if create_only else body
+        email = getattr(row, "email", None)
         found.append(
             Candidate(
                 record_type=record_type, record_id=row.id, content_hash=hashlib.sha256(hashed).hexdigest(), body=body,
                 source_id=row.source_id, source_version=None if pd.isna(row.version) else int(row.version),
                 partition=row.partition,
+                identity_hash=hashlib.sha256(email.encode()).hexdigest() if isinstance(email, str) else None,
             )
         )  # fmt: skip
     return found
@@ -91,6 +93,8 @@ def deliver(
     if create_only:
         # Records Ometria already holds go without the fields it owns after creation (@merge keeps them).
         plan.changed = [replace(item, body=without(item.body, create_only)) for item in plan.changed]
+        keys = {(item.record_type, item.record_id) for item in plan.identity_changed}
+        plan.identity_changed = [item for item in plan.changed if (item.record_type, item.record_id) in keys]
     delivery = Delivery(plan=plan, dry_run=dry_run)
     if dry_run:
         return delivery
@@ -112,7 +116,14 @@ def deliver(
         else:
             ledger.record_accepted(items, result.request_id, _audit(result, run_id))
 
-    report = client.push((Encoded(i.record_type, i.record_id, i.body) for i in plan.to_send), on_batch=accepted)
+    # Ometria: an email change is re-pushed with the same id "in a separate payload" — one per request.
+    alone = {(i.record_type, i.record_id) for i in plan.identity_changed}
+    ordered = [i for i in plan.to_send if (i.record_type, i.record_id) not in alone]
+    report = PushReport()
+    for item in plan.identity_changed:
+        merge_reports(report, client.push([Encoded(item.record_type, item.record_id, item.body)], on_batch=accepted))
+    if ordered:
+        merge_reports(report, client.push((Encoded(i.record_type, i.record_id, i.body) for i in ordered), on_batch=accepted))
     delivery.report = report
     letters = []
     for failed in report.failed:
@@ -132,6 +143,12 @@ def deliver(
         ok = [i for i in batch.record_ids if (batch.record_type, i) not in refused_now]
         ledger.resolve_validated(batch.record_type, ok)
     return delivery
+
+
+def merge_reports(into: PushReport, report: PushReport) -> None:
+    into.batches += report.batches
+    into.refused += report.refused
+    into.failed += report.failed
 
 
 def _letter(item: Candidate, stage: str, reason: str) -> dict[str, Any]:

@@ -50,6 +50,7 @@ class Candidate:
     source_id: str | None = None
     source_version: int | None = None
     partition: str | None = None
+    identity_hash: str | None = None
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Plan:
     changed: list[Candidate] = field(default_factory=list)
     unchanged: list[Candidate] = field(default_factory=list)
     stale: list[Candidate] = field(default_factory=list)
+    # Changed records whose identity (a contact's email) changed: Ometria wants those pushed alone.
+    identity_changed: list[Candidate] = field(default_factory=list)
 
     @property
     def to_send(self) -> list[Candidate]:
@@ -78,48 +81,55 @@ def engine_for(url: str, schema: str = POSTGRES_SCHEMA) -> Engine:
 
 
 class Ledger:
-    def __init__(self, url: str, schema: str = POSTGRES_SCHEMA):
+    def __init__(self, url: str, schema: str = POSTGRES_SCHEMA, *, revision: str = "head"):
         if not schema.isidentifier():
             raise ConfigError(f"the ledger schema must be an SQL identifier, got {schema!r}")
         self.url = url
         self.schema = schema
         self.engine = engine_for(url, schema)
         self._postgres = self.engine.dialect.name == "postgresql"
-        self.migrate()
+        self.migrate(revision)
 
-    def migrate(self) -> None:
+    def migrate(self, revision: str = "head") -> None:
         """Create or upgrade the tables (alembic), once per process; PostgreSQL serialises concurrent
         migrations with an advisory lock."""
         with _migrate_lock:
-            if (self.url, self.schema) in _migrated:
+            if (self.url, self.schema) in _migrated and revision == "head":
                 return
             with self.engine.begin() as connection:
                 if self._postgres:
                     connection.execute(text("SELECT pg_advisory_xact_lock(727200)"))
                     connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {self.schema}"))
+                    # Migrations name tables without a schema; ALTER statements do not go through the
+                    # engine's schema translation, so resolve names in the ledger's schema, for this
+                    # transaction only.
+                    connection.execute(text(f"SET LOCAL search_path TO {self.schema}"))
                 config = Config()
                 config.set_main_option("script_location", str(MIGRATIONS))
                 config.attributes["connection"] = connection
                 config.attributes["schema"] = self.schema if self._postgres else None
-                command.upgrade(config, "head")
-            _migrated.add((self.url, self.schema))
+                command.upgrade(config, revision)
+            if revision == "head":
+                _migrated.add((self.url, self.schema))
 
     def _insert(self, table):  # noqa: ANN001, ANN202
         return (postgresql.insert if self._postgres else sqlite.insert)(table)
 
     # --- delta ----------------------------------------------------------------------------------
 
-    def known(self, record_type: str, record_ids: Sequence[str]) -> dict[str, tuple[str, int | None]]:
-        found: dict[str, tuple[str, int | None]] = {}
+    def known(self, record_type: str, record_ids: Sequence[str]) -> dict[str, tuple[str, int | None, str | None]]:
+        """(content hash, source version, identity hash) of each record Ometria accepted."""
+        found: dict[str, tuple[str, int | None, str | None]] = {}
+        columns = pushed_records.c
         with self.engine.connect() as connection:
             for start in range(0, len(record_ids), CHUNK):
                 chunk = list(record_ids[start : start + CHUNK])
                 rows = connection.execute(
-                    select(pushed_records.c.record_id, pushed_records.c.content_hash, pushed_records.c.source_version)
-                    .where(pushed_records.c.record_type == record_type)
-                    .where(pushed_records.c.record_id.in_(chunk))
+                    select(columns.record_id, columns.content_hash, columns.source_version, columns.identity_hash)
+                    .where(columns.record_type == record_type)
+                    .where(columns.record_id.in_(chunk))
                 )
-                found.update({row.record_id: (row.content_hash, row.source_version) for row in rows})
+                found.update({row.record_id: (row.content_hash, row.source_version, row.identity_hash) for row in rows})
         return found
 
     def plan(self, candidates: Iterable[Candidate]) -> Plan:
@@ -139,6 +149,8 @@ class Ledger:
                     plan.stale.append(item)  # an older version must never overwrite a newer one
                 else:
                     plan.changed.append(item)
+                    if previous[2] and item.identity_hash and previous[2] != item.identity_hash:
+                        plan.identity_changed.append(item)
         return plan
 
     def record_accepted(self, items: Sequence[Candidate], request_id: str | None, batch: dict[str, Any] | None) -> None:
@@ -153,7 +165,8 @@ class Ledger:
             statement = statement.on_conflict_do_update(
                 index_elements=[pushed_records.c.record_type, pushed_records.c.record_id],
                 set_={name: statement.excluded[name] for name in
-                      ("content_hash", "source_id", "source_version", "pushed_at", "request_id", "partition")},
+                      ("content_hash", "source_id", "source_version", "pushed_at", "request_id", "partition",
+                       "identity_hash")},
                 # Two runs racing: a batch carrying an older version must not replace a newer one.
                 where=(pushed_records.c.source_version.is_(None) | statement.excluded.source_version.is_(None)
                        | (pushed_records.c.source_version <= statement.excluded.source_version)),
@@ -163,7 +176,7 @@ class Ledger:
                 [
                     {"record_type": i.record_type, "record_id": i.record_id, "content_hash": i.content_hash,
                      "source_id": i.source_id, "source_version": i.source_version, "pushed_at": moment,
-                     "request_id": request_id, "partition": i.partition}
+                     "request_id": request_id, "partition": i.partition, "identity_hash": i.identity_hash}
                     for i in items
                 ],
             )  # fmt: skip

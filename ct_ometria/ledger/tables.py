@@ -19,6 +19,8 @@ pushed_records = Table(
     Column("pushed_at", DateTime(timezone=True), nullable=False),
     Column("request_id", String(64), nullable=True),
     Column("partition", String(10), nullable=True),
+    # A hash of the contact's email (never the email itself): an email change goes on its own.
+    Column("identity_hash", String(64), nullable=True),
 )
 
 # One row per push request: the audit trail.

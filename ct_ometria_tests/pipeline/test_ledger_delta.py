@@ -141,3 +141,20 @@ def test_errors_ometria_listed_before_are_not_parked_again(emulator, sandbox, ru
     assert sync_metadata(result, "ometria_contacts_sync")["async_errors_parked"] == 1
     [letter] = resources["ledger"].open().dead_letters()
     assert letter["attempts"] == 2
+
+
+def test_an_email_change_goes_in_a_payload_of_its_own(emulator, sandbox, run_contacts):
+    created = at("2024-01-01")
+    emulator.seed(customer=[customer_document(f"c-{i}", f"u{i}@example.com", at("2024-05-02", 8), created=created,
+                                              first_name="Ann") for i in range(3)])  # fmt: skip
+    assert run_contacts("2024-05-02").success
+    before = len(sandbox.requests())
+    emulator.seed(customer=[
+        customer_document("c-0", "u0.new@example.com", at("2024-05-02", 9), version=2, created=created, first_name="Ann"),
+        customer_document("c-1", "u1@example.com", at("2024-05-02", 9), version=2, created=created, first_name="Anne"),
+        customer_document("c-2", "u2@example.com", at("2024-05-02", 9), version=2, created=created, first_name="Anna"),
+    ])  # fmt: skip
+    assert run_contacts("2024-05-02").success
+    assert [r["record_count"] for r in sandbox.requests()[before:]] == [1, 2]  # the email change alone, first
+    contacts = {c["id"]: c for c in sandbox.records("contact")}
+    assert contacts["c-0"]["email"] == "u0.new@example.com"

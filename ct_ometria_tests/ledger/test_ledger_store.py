@@ -1,0 +1,71 @@
+"""The ledger's own behaviour, on SQLite and on the machine's PostgreSQL."""
+
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from ct_ometria.ledger import Ledger
+from ct_ometria.ledger.store import Candidate
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url_and_schema(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}", "ct_ometria"
+        return
+    schema = f"ct_ometria_test_{uuid.uuid4().hex[:10]}"
+    yield POSTGRES_URL, schema
+    with create_engine(POSTGRES_URL).begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+
+def item(record_id: str, content: str, version: int, email: str | None = None) -> Candidate:
+    return Candidate("contact", record_id, content, b"{}", source_id=record_id, source_version=version,
+                     identity_hash=email)  # fmt: skip
+
+
+def test_an_old_ledger_is_migrated_and_keeps_its_rows(url_and_schema):
+    url, schema = url_and_schema
+    old = Ledger(url, schema, revision="0001")
+    table = f"{schema}.pushed_records" if url.startswith("postgresql") else "pushed_records"
+    with old.engine.begin() as connection:
+        connection.execute(text(f"INSERT INTO {table} (record_type, record_id, content_hash, pushed_at) "
+                                "VALUES ('contact', 'c-1', 'h1', CURRENT_TIMESTAMP)"))  # fmt: skip
+    ledger = Ledger(url, schema)
+    columns = {c["name"] for c in inspect(ledger.engine).get_columns("pushed_records", schema=schema if "postgresql" in url else None)}
+    assert "identity_hash" in columns
+    assert [row["record_id"] for row in ledger.pushed("contact")] == ["c-1"]
+
+
+def test_plan_new_changed_unchanged_stale_and_identity(url_and_schema):
+    ledger = Ledger(*url_and_schema)
+    ledger.record_accepted([item("a", "h1", 2, "e1"), item("b", "h2", 5, "e2"), item("c", "h3", 1, "e3")], "r1", None)
+    plan = ledger.plan([item("a", "h1", 2, "e1"), item("b", "h9", 4, "e2"), item("c", "h8", 2, "e4"), item("d", "h4", 1)])
+    assert [i.record_id for i in plan.unchanged] == ["a"]
+    assert [i.record_id for i in plan.stale] == ["b"]
+    assert [i.record_id for i in plan.changed] == ["c"] and [i.record_id for i in plan.identity_changed] == ["c"]
+    assert [i.record_id for i in plan.new] == ["d"]
+
+
+def test_an_older_version_never_replaces_a_newer_one_even_when_runs_race(url_and_schema):
+    ledger = Ledger(*url_and_schema)
+    ledger.record_accepted([item("a", "new", 7)], "r-new", None)
+    ledger.record_accepted([item("a", "old", 3)], "r-old", None)  # a slower run finishing later
+    [row] = ledger.pushed("contact")
+    assert (row["content_hash"], row["source_version"], row["request_id"]) == ("new", 7, "r-new")
+
+
+def test_dead_letters_count_attempts_and_resolve_on_acceptance(url_and_schema):
+    ledger = Ledger(*url_and_schema)
+    letter = {"record_type": "contact", "record_id": "a", "stage": "ometria_contacts", "reason": "email: bad",
+              "source_id": "a"}  # fmt: skip
+    ledger.park([letter])
+    ledger.park([{**letter, "reason": "email: still bad"}])
+    [open_letter] = ledger.dead_letters()
+    assert (open_letter["attempts"], open_letter["reason"]) == (2, "email: still bad")
+    assert ledger.open_counts() == {"contact": 1}
+    ledger.record_accepted([item("a", "h", 1)], "r", None)
+    assert ledger.dead_letters() == [] and ledger.open_counts() == {}
