@@ -113,6 +113,9 @@ class SuppressionConfig(_Strict):
     custom_field: str | None = None
     # Customers in any of these customer groups (by key or id) are suppressed.
     customer_groups: list[str] = Field(default_factory=list)
+    # A custom-object container listing suppressed emails: one object per email (the key), whose
+    # value is anything but ``false``.
+    custom_object_container: str | None = None
 
 
 class ConsentConfig(_Strict):

@@ -23,8 +23,8 @@ from ct_ometria.errors import ConfigError
 from ct_ometria.validation import REJECTION, apply_schema, valid_rows
 
 CONSENT_COLUMNS = [
-    "id", "customer", "email", "source", "email_optin", "email_optin_at", "sms_optin", "sms_optin_at", "partition",
-    REJECTION,
+    "id", "customer", "email", "source", "email_optin", "email_optin_at", "sms_optin", "sms_optin_at", "suppressed",
+    "partition", REJECTION,
 ]  # fmt: skip
 CHANNEL_FIELDS = (
     ("email_optin", "email_optin_field"), ("email_optin_at", "email_optin_at_field"),
@@ -89,8 +89,33 @@ def _has_any(values: dict[str, Any]) -> bool:
     return any(values[column] is not None for column, _ in CHANNEL_FIELDS)
 
 
-def consent_frame(customers: pd.DataFrame, objects: list[dict[str, Any]], consent: ConsentConfig) -> pd.DataFrame:
+def fetch_suppressed(client: CommercetoolsClient, container: str, emails: list[str]) -> list[dict[str, Any]]:
+    """The suppression-list objects (keyed by email) for ``emails``."""
+    found = []
+    for start in range(0, len(emails), 100):
+        chunk = emails[start : start + 100]
+        params = [("where", "container = :container and key in :emails"), ("var.container", container),
+                  ("limit", "500"), ("withTotal", "false")] + [("var.emails", email) for email in chunk]  # fmt: skip
+        found += client.get("/custom-objects", params).get("results", [])
+    return found
+
+
+def customer_emails(customers: pd.DataFrame) -> list[str]:
+    return sorted({str(email).strip().lower() for email in valid_rows(customers)["email"] if isinstance(email, str)})
+
+
+def consent_frame(
+    customers: pd.DataFrame, objects: list[dict[str, Any]], consent: ConsentConfig,
+    suppressed: list[dict[str, Any]] = (),
+) -> pd.DataFrame:  # fmt: skip
     rows = []
+    partitions = {str(e).strip().lower(): p for e, p in zip(customers["email"], customers["partition"], strict=True)}
+    for document in suppressed:
+        if document.get("value") is False:
+            continue
+        email = str(document.get("key", "")).strip().lower()
+        rows.append({"id": str(document.get("id")), "customer": None, "email": email, "source": "suppression_list",
+                     "suppressed": True, "partition": partitions.get(email), REJECTION: None})  # fmt: skip
     if any(getattr(consent, setting) for _, setting in CHANNEL_FIELDS):
         for customer in valid_rows(customers).itertuples(index=False):
             fields = ((json.loads(customer.document).get("custom") or {}).get("fields")) or {}
@@ -112,7 +137,7 @@ def consent_frame(customers: pd.DataFrame, objects: list[dict[str, Any]], consen
             }
         )  # fmt: skip
     frame = pd.DataFrame(rows, columns=CONSENT_COLUMNS)
-    for column in ("email_optin", "sms_optin"):
+    for column in ("email_optin", "sms_optin", "suppressed"):
         frame[column] = frame[column].astype(object)
     return apply_schema(frame, CONSENTS_SCHEMA)
 
@@ -120,7 +145,7 @@ def consent_frame(customers: pd.DataFrame, objects: list[dict[str, Any]], consen
 CONSENTS_SCHEMA = pa.DataFrameSchema(
     {
         "id": pa.Column(str, unique=True),
-        "source": pa.Column(str, checks=pa.Check.isin(["custom_fields", "custom_object"])),
+        "source": pa.Column(str, checks=pa.Check.isin(["custom_fields", "custom_object", "suppression_list"])),
         "partition": pa.Column(str),
     },
     checks=pa.Check(lambda df: df["customer"].notna() | df["email"].notna(), error="names neither a customer nor an email"),
@@ -139,6 +164,8 @@ def consent_by_customer(consents: pd.DataFrame) -> dict[str, dict[str, Any]]:
         values = {column: getattr(row, column) for column, _ in CHANNEL_FIELDS}
         values = {column: None if _missing(value) else value for column, value in values.items()}
         values["source"] = row.source
+        if not _missing(row.suppressed) and bool(row.suppressed):
+            values = {"suppressed": True, "suppression_source": f"suppression list ({row.source})"}
         for key in (row.customer, f"email:{row.email}" if row.email else None):
             if key:
                 found[key] = {**found.get(key, {}), **{k: v for k, v in values.items() if v is not None}}

@@ -3,7 +3,13 @@
 import pandas as pd
 from dagster import AssetCheckSpec, AssetExecutionContext, BackfillPolicy, Failure, MetadataValue, Output, asset
 
-from ct_ometria.commercetools.consent import check_consent_fields, consent_frame, fetch_consent_objects
+from ct_ometria.commercetools.consent import (
+    check_consent_fields,
+    consent_frame,
+    customer_emails,
+    fetch_consent_objects,
+    fetch_suppressed,
+)
 from ct_ometria.commercetools.frames import CATEGORIES, CUSTOMERS, ORDERS, PRODUCTS
 from ct_ometria.commercetools.client import CommercetoolsClient
 from ct_ometria.commercetools.resolve import localized_path, order_contexts, product_contexts
@@ -109,7 +115,11 @@ def ct_consents(
         if config.consent.custom_object_container:
             window = context.partition_time_window
             objects = fetch_consent_objects(client, config.consent.custom_object_container, window.start, window.end)
-    frame = consent_frame(ct_customers, objects, config.consent)
+        suppressed = []
+        if config.consent.suppression.custom_object_container:
+            suppressed = fetch_suppressed(client, config.consent.suppression.custom_object_container,
+                                          customer_emails(ct_customers))  # fmt: skip
+    frame = consent_frame(ct_customers, objects, config.consent, suppressed)
     result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
     yield Output(
         frame,
@@ -118,6 +128,7 @@ def ct_consents(
             "email_opted_in": MetadataValue.int(int((frame["email_optin"] == True).sum())),  # noqa: E712
             "email_opted_out": MetadataValue.int(int((frame["email_optin"] == False).sum())),  # noqa: E712
             "custom_objects": MetadataValue.int(len(objects)),
+            "suppressed": MetadataValue.int(len(suppressed)),
             "preview": md_table(frame, ["customer", "source", "email_optin", "sms_optin", "partition"], PREVIEW_ROWS),
         },
     )

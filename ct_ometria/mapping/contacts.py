@@ -52,7 +52,7 @@ def suppression(customer: Customer, config: MappingConfig) -> str | None:
 
 def consent_input(customer: Customer, config: MappingConfig, found: dict[str, Any]) -> ConsentInput:
     """Consent from the configured custom fields (``found``: what ``ct_consents`` read, by customer)."""
-    suppressed_by = suppression(customer, config)
+    suppressed_by = suppression(customer, config) or found.get("suppression_source")
     return ConsentInput(
         email_optin=found.get("email_optin"), email_optin_at=found.get("email_optin_at"),
         sms_optin=found.get("sms_optin"), sms_optin_at=found.get("sms_optin_at"), source=found.get("source"),

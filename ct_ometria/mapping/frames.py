@@ -119,7 +119,8 @@ def contacts_frame(
 
     def map_row(document: dict[str, Any], context: Any) -> list[dict[str, Any]]:
         customer = Customer.model_validate(document)
-        found = consents.get(customer.id) or consents.get(f"email:{customer.email.strip().lower()}") or {}
+        # Consent by customer id wins over consent by email; a suppression from either counts.
+        found = {**consents.get(f"email:{customer.email.strip().lower()}", {}), **consents.get(customer.id, {})}
         record, decision, phone_dropped = contact_record(customer, config, found)
         record[COLUMNS_KEY] = {
             "consent_state": decision.state, "consent_source": decision.source,

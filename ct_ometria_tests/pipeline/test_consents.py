@@ -94,3 +94,28 @@ def test_a_consent_field_that_does_not_exist_fails_naming_the_config_key(emulato
     message = failure.event_specific_data.error.message
     assert "mapping config consent.email_optin_field: 'newsleterOptIn' is not a field of any customer Custom Type" in message
     assert sandbox.requests() == []
+
+
+def test_a_suppression_list_opts_out_whatever_the_consent_and_lifting_it_opts_nobody_in(
+    emulator, sandbox, run_contacts, mapping_file
+):
+    config = {"consent": {"email_optin_field": "newsletterOptIn",
+                          "suppression": {"custom_object_container": "suppressed-emails"}}}  # fmt: skip
+    mapping = mapping_file(config)
+    listed = {"id": "sup-1", "version": 1, "container": "suppressed-emails", "key": "listed@example.com", "value": True,
+              "createdAt": "2024-05-01T00:00:00.000Z", "lastModifiedAt": "2024-05-01T00:00:00.000Z"}  # fmt: skip
+    emulator.seed(
+        type=[CONSENT_TYPE], **{"key-value-document": [listed]},
+        customer=[customer_document("c-listed", " Listed@Example.com", at("2024-05-02"), **custom({"newsletterOptIn": True})),
+                  customer_document("c-free", "free@example.com", at("2024-05-02"), **custom({"newsletterOptIn": True}))],
+    )  # fmt: skip
+    assert run_contacts("2024-05-02", mapping=mapping).success
+    sent = {c["id"]: c for c in sandbox.records("contact")}
+    assert sent["c-listed"]["marketing_optin"] == "EXPLICITLY_OPTEDOUT"
+    assert sent["c-free"]["marketing_optin"] == "EXPLICITLY_OPTEDIN"
+
+    # The suppression is lifted and the customer's opt-in is withdrawn: nothing opts them back in.
+    emulator.seed(**{"key-value-document": [{**listed, "version": 2, "value": False}]},
+                  customer=[customer_document("c-listed", "listed@example.com", at("2024-05-02", 15), version=2)])  # fmt: skip
+    assert run_contacts("2024-05-02", mapping=mapping).success
+    assert {c["id"]: c for c in sandbox.records("contact")}["c-listed"]["marketing_optin"] == "EXPLICITLY_OPTEDOUT"
