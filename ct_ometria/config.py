@@ -126,7 +126,13 @@ class ConsentConfig(_Strict):
     sms_optin_field: str | None = None
     sms_optin_at_field: str | None = None
     custom_object_container: str | None = None
+    # An order custom field (boolean) holding the opt-in a shopper gave at checkout: the consent
+    # source for guests, who have no customer record.
+    order_optin_field: str | None = None
     suppression: SuppressionConfig = SuppressionConfig()
+
+    def order_fields(self) -> list[tuple[str, str]]:
+        return [("consent.order_optin_field", self.order_optin_field)] if self.order_optin_field else []
 
     def custom_fields(self) -> list[tuple[str, str]]:
         """(config key, field name) of every configured customer custom field."""

@@ -35,23 +35,24 @@ CHANNEL_FIELDS = (
 def check_consent_fields(client: CommercetoolsClient, consent: ConsentConfig) -> None:
     """Every configured consent field must be a field of a customer Custom Type, or nothing could
     ever be read from it: fail naming the config key rather than silently sending no consent."""
-    named = consent.custom_fields()
-    if not named:
+    wanted = [("customer", consent.custom_fields()), ("order", consent.order_fields())]
+    if not any(named for _, named in wanted):
         return
-    fields = {
-        definition.get("name")
-        for page in client.pages("types")
-        for custom_type in page
-        if "customer" in custom_type.get("resourceTypeIds", [])
-        for definition in custom_type.get("fieldDefinitions", [])
-    }
-    for key, name in named:
-        if name not in fields:
-            known = ", ".join(sorted(f for f in fields if f)) or "none"
-            raise ConfigError(
-                f"mapping config {key}: {name!r} is not a field of any customer Custom Type in commercetools "
-                f"(customer fields: {known})"
-            )
+    types = [custom_type for page in client.pages("types") for custom_type in page]
+    for resource, named in wanted:
+        fields = {
+            definition.get("name")
+            for custom_type in types
+            if resource in custom_type.get("resourceTypeIds", [])
+            for definition in custom_type.get("fieldDefinitions", [])
+        }
+        for key, name in named:
+            if name not in fields:
+                known = ", ".join(sorted(f for f in fields if f)) or "none"
+                raise ConfigError(
+                    f"mapping config {key}: {name!r} is not a field of any {resource} Custom Type in commercetools "
+                    f"({resource} fields: {known})"
+                )
 
 
 def fetch_consent_objects(
@@ -100,15 +101,47 @@ def fetch_suppressed(client: CommercetoolsClient, container: str, emails: list[s
     return found
 
 
+def checkout_guests(consents: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Consent given at checkout by shoppers without a customer record, by email (newest wins)."""
+    guests: dict[str, dict[str, Any]] = {}
+    rows = valid_rows(consents)
+    rows = rows[(rows["source"] == "checkout") & rows["customer"].isna()].sort_values("email_optin_at")
+    for row in rows.itertuples(index=False):
+        guests[row.email] = {"email_optin": row.email_optin, "email_optin_at": row.email_optin_at,
+                             "source": "checkout", "partition": row.partition}  # fmt: skip
+    return guests
+
+
 def customer_emails(customers: pd.DataFrame) -> list[str]:
     return sorted({str(email).strip().lower() for email in valid_rows(customers)["email"] if isinstance(email, str)})
 
 
+def checkout_rows(orders: pd.DataFrame, consent: ConsentConfig) -> list[dict[str, Any]]:
+    """Consent given at checkout (an order custom field), by the order's email and customer."""
+    if not consent.order_optin_field or orders is None or orders.empty:
+        return []
+    rows = []
+    for order in valid_rows(orders).itertuples(index=False):
+        document = json.loads(order.document)
+        value = ((document.get("custom") or {}).get("fields") or {}).get(consent.order_optin_field)
+        email = document.get("customerEmail")
+        if value is None or not isinstance(email, str):
+            continue
+        problem = None if isinstance(value, bool) else f"{consent.order_optin_field}: not a boolean"
+        rows.append({
+            "id": order.id, "customer": document.get("customerId"), "email": email.strip().lower(), "source": "checkout",
+            "email_optin": value if problem is None else None,
+            "email_optin_at": pd.Timestamp(document.get("createdAt")).isoformat(), "partition": order.partition,
+            REJECTION: problem,
+        })  # fmt: skip
+    return rows
+
+
 def consent_frame(
     customers: pd.DataFrame, objects: list[dict[str, Any]], consent: ConsentConfig,
-    suppressed: list[dict[str, Any]] = (),
+    suppressed: list[dict[str, Any]] = (), orders: pd.DataFrame | None = None,
 ) -> pd.DataFrame:  # fmt: skip
-    rows = []
+    rows = checkout_rows(orders, consent)
     partitions = {str(e).strip().lower(): p for e, p in zip(customers["email"], customers["partition"], strict=True)}
     for document in suppressed:
         if document.get("value") is False:
@@ -145,7 +178,9 @@ def consent_frame(
 CONSENTS_SCHEMA = pa.DataFrameSchema(
     {
         "id": pa.Column(str, unique=True),
-        "source": pa.Column(str, checks=pa.Check.isin(["custom_fields", "custom_object", "suppression_list"])),
+        "source": pa.Column(
+            str, checks=pa.Check.isin(["custom_fields", "custom_object", "suppression_list", "checkout"])
+        ),
         "partition": pa.Column(str),
     },
     checks=pa.Check(lambda df: df["customer"].notna() | df["email"].notna(), error="names neither a customer nor an email"),
@@ -160,13 +195,16 @@ def _missing(value: Any) -> bool:
 def consent_by_customer(consents: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """The newest consent per customer id and per email (``email:`` keys), for carrying onto contacts."""
     found: dict[str, dict[str, Any]] = {}
-    for row in valid_rows(consents).itertuples(index=False):
+    # Oldest first, so a newer decision overwrites an older one.
+    for row in valid_rows(consents).sort_values("email_optin_at", na_position="first").itertuples(index=False):
         values = {column: getattr(row, column) for column, _ in CHANNEL_FIELDS}
         values = {column: None if _missing(value) else value for column, value in values.items()}
         values["source"] = row.source
         if not _missing(row.suppressed) and bool(row.suppressed):
             values = {"suppressed": True, "suppression_source": f"suppression list ({row.source})"}
-        for key in (row.customer, f"email:{row.email}" if row.email else None):
+        customer = None if _missing(row.customer) else row.customer
+        email = None if _missing(row.email) else row.email
+        for key in (customer, f"email:{email}" if email else None):
             if key:
                 found[key] = {**found.get(key, {}), **{k: v for k, v in values.items() if v is not None}}
     return found

@@ -99,12 +99,13 @@ def _category_paths(client: CommercetoolsClient, documents: list[dict]) -> dict[
     **EXTRACTION,
 )
 def ct_consents(
-    context: AssetExecutionContext, ct_customers: pd.DataFrame, commercetools: CommercetoolsResource,
-    mapping: MappingConfigResource,
+    context: AssetExecutionContext, ct_customers: pd.DataFrame, ct_orders: pd.DataFrame,
+    commercetools: CommercetoolsResource, mapping: MappingConfigResource,
 ):  # fmt: skip
-    """Consent as commercetools holds it, for the customers of the partition: the configured customer
-    custom fields (email and SMS opt-in, with their timestamps), or the custom objects of the
-    configured container modified in the window. No rule is applied here; the contacts carry it."""
+    """Consent as commercetools holds it, for the partition: the configured customer custom fields
+    (email and SMS opt-in, with their timestamps), the custom objects of the configured container
+    modified in the window, the checkout opt-in on orders (the source for guests), and the
+    suppression list for the partition's customers. No rule is applied here; the contacts do."""
     config = mapping.load()
     objects = []
     with commercetools.client() as client:
@@ -119,7 +120,7 @@ def ct_consents(
         if config.consent.suppression.custom_object_container:
             suppressed = fetch_suppressed(client, config.consent.suppression.custom_object_container,
                                           customer_emails(ct_customers))  # fmt: skip
-    frame = consent_frame(ct_customers, objects, config.consent, suppressed)
+    frame = consent_frame(ct_customers, objects, config.consent, suppressed, ct_orders)
     result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
     yield Output(
         frame,

@@ -16,8 +16,8 @@ sync_to_ometria = define_asset_job(
 
 customers_to_contacts = define_asset_job(
     CONTACTS_JOB,
-    selection=AssetSelection.assets("ct_customers", "ct_consents", "ometria_contacts", "ometria_contacts_sync"),
-    description="commercetools customers (and their consent) to Ometria contacts only.",
+    selection=AssetSelection.assets("ct_customers", "ct_orders", "ct_consents", "ometria_contacts", "ometria_contacts_sync"),
+    description="commercetools customers (and their consent, including checkout opt-ins) to Ometria contacts only.",
 )
 
 RECONCILE_JOB = "reconcile_ometria"

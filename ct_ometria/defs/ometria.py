@@ -23,7 +23,7 @@ from dagster import (
     asset,
 )
 
-from ct_ometria.commercetools.consent import consent_by_customer
+from ct_ometria.commercetools.consent import checkout_guests, consent_by_customer
 from ct_ometria.commercetools.frames import PRODUCTS, entity_frame
 from ct_ometria.commercetools.resolve import fetch_by_ids, fetch_stores, product_contexts
 from ct_ometria.config import MappingConfig
@@ -33,10 +33,10 @@ from ct_ometria.defs.partitions import daily_partitions
 from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
 from ct_ometria.defs.sync import PushConfig, sync_records
 from ct_ometria.delivery import candidates, deliver
-from ct_ometria.mapping.frames import contacts_frame, orders_frame, products_frame
+from ct_ometria.mapping.frames import CONTACTS_SCHEMA, contacts_frame, guest_contacts_frame, orders_frame, products_frame
 from ct_ometria.mapping.stores import StoreContext, resolve_stores
 from ct_ometria.reconcile import reconcile
-from ct_ometria.validation import valid_rows
+from ct_ometria.validation import apply_schema, valid_rows
 
 CONTACTS_VALID, CONTACTS_ACCEPTED = "contacts_valid", "contacts_accepted"
 ORDERS_VALID, ORDERS_ACCEPTED = "orders_valid", "orders_accepted"
@@ -81,7 +81,10 @@ def ometria_contacts(
     ``consent_at`` explain each decision; metadata counts contacts per state."""
     started = time.monotonic()
     config = mapping.load()
-    frame = contacts_frame(ct_customers, config, consent_by_customer(ct_consents))
+    customers = contacts_frame(ct_customers, config, consent_by_customer(ct_consents))
+    known = {str(email) for email in customers["email"].dropna()}
+    guests = guest_contacts_frame(checkout_guests(ct_consents), known, config)
+    frame = apply_schema(pd.concat([customers, guests], ignore_index=True), CONTACTS_SCHEMA) if len(guests) else customers
     states = frame["consent_state"].value_counts()
     yield from mapped_output(
         frame, ct_customers, config, CONTACTS_VALID, "contacts",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ct_ometria.commercetools.models import Customer
@@ -34,6 +35,25 @@ def customer_id(customer: Customer, config: MappingConfig) -> str:
     if looks_personal(value):
         raise InvalidField(f"customer_id ({strategy})", "looks like personal data and cannot be an Ometria id")
     return value
+
+
+def guest_contact_id(email: str) -> str:
+    """A guest's contact id: a digest of the normalised email, stable across orders and carrying no
+    readable personal data (Ometria ids must not contain PII)."""
+    return "guest-" + hashlib.sha256(email.encode("utf-8")).hexdigest()[:32]
+
+
+def guest_contact_record(email: str, consent: dict[str, Any], config: MappingConfig) -> tuple[dict[str, Any], ConsentDecision]:
+    """A contact for a guest who gave or refused consent at checkout: email and consent only."""
+    address = normalise_email(email)
+    decision = decide(
+        ConsentInput(email_optin=consent.get("email_optin"), email_optin_at=consent.get("email_optin_at"),
+                     source="checkout"),
+        phone=None, force_optin=False, fallback_at=consent.get("email_optin_at") or "",
+    )  # fmt: skip
+    record = {"@type": "contact", "@collection": config.identity.contact_collection, "@merge": True,
+              "id": guest_contact_id(address), "email": address, **decision.fields}  # fmt: skip
+    return compact(record), decision
 
 
 def suppression(customer: Customer, config: MappingConfig) -> str | None:

@@ -21,7 +21,7 @@ from ct_ometria.commercetools.frames import pydantic_reasons
 from ct_ometria.commercetools.models import Customer, Order, Product
 from ct_ometria.config import MappingConfig
 from ct_ometria.mapping.common import InvalidField, is_valid_email, looks_personal
-from ct_ometria.mapping.contacts import contact_record
+from ct_ometria.mapping.contacts import contact_record, guest_contact_record
 from ct_ometria.mapping.orders import order_record
 from ct_ometria.mapping.products import product_records
 from ct_ometria.mapping.stores import StoreContext, store_for
@@ -102,7 +102,8 @@ RECORDS_SCHEMA = pa.DataFrameSchema(
 CONTACTS_SCHEMA = RECORDS_SCHEMA.add_columns(
     {
         "email": pa.Column(str, checks=NORMALISED_EMAIL),
-        "customer_id": pa.Column(str, checks=PII_FREE_ID),
+        # Guests (checkout opt-in without a customer record) have no customer_id.
+        "customer_id": pa.Column(str, nullable=True, checks=PII_FREE_ID),
     }
 ).set_name("ometria_contacts")
 
@@ -133,6 +134,30 @@ def contacts_frame(
         extra=lambda r: {"email": r.get("email"), "customer_id": r.get("customer_id")},
         extra_columns=("email", "customer_id", *CONSENT_COLUMNS),
     )  # fmt: skip
+
+
+def guest_contacts_frame(guests: dict[str, dict[str, Any]], known_emails: set[str], config: MappingConfig) -> pd.DataFrame:
+    """Contacts for guests who answered the checkout opt-in and have no customer record this window."""
+    rows = []
+    for email, consent in sorted(guests.items()):
+        if email in known_emails:
+            continue  # a registered customer with this email carries the consent instead
+        row = {"source_id": f"checkout:{email}", "version": None, "partition": consent.get("partition"),
+               "customer_id": None, REJECTION: None}  # fmt: skip
+        try:
+            record, decision = guest_contact_record(email, consent, config)
+        except InvalidField as error:
+            rows.append({**row, "id": "guest", REJECTION: str(error)})
+            continue
+        text = canonical_json(record)
+        rows.append({**row, "id": record["id"], "email": record["email"], "record": text,
+                     "record_bytes": len(text.encode("utf-8")), "consent_state": decision.state,
+                     "consent_source": decision.source, "consent_value": decision.value, "consent_at": decision.at})  # fmt: skip
+    columns = [*RECORD_COLUMNS[:4], "email", "customer_id", *CONSENT_COLUMNS, *RECORD_COLUMNS[4:]]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["version"] = frame["version"].astype("Int64")
+    frame["record_bytes"] = frame["record_bytes"].astype("Int64")
+    return frame
 
 
 # --- orders -----------------------------------------------------------------------------------

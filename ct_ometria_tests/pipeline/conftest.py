@@ -11,12 +11,12 @@ import yaml
 from dagster import DagsterInstance, materialize
 
 from ct_ometria.definitions import ASSETS
-from ct_ometria.defs.commercetools import ct_consents, ct_customers
+from ct_ometria.defs.commercetools import ct_consents, ct_customers, ct_orders
 from ct_ometria.defs.io import PartitionedParquetIOManager
 from ct_ometria.defs.ometria import ometria_contacts, ometria_contacts_sync
 from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
 
-CONTACT_ASSETS = [ct_customers, ct_consents, ometria_contacts, ometria_contacts_sync]
+CONTACT_ASSETS = [ct_customers, ct_orders, ct_consents, ometria_contacts, ometria_contacts_sync]
 UTC = dt.timezone.utc
 
 

@@ -91,3 +91,39 @@ def test_fields_ometria_owns_are_sent_at_creation_only_or_never(emulator, sandbo
     [contact] = sandbox.records("contact")
     assert (contact["id"], contact["email"], contact["firstname"]) == ("c-1", "ada.king@example.com", "Ada")
     assert len(sandbox.requests()) == 2
+
+
+ORDER_TYPE = {
+    "id": "order-checkout", "version": 1, "key": "order-checkout", "name": {"en-GB": "Checkout"},
+    "resourceTypeIds": ["order"], "createdAt": "2024-01-01T00:00:00.000Z", "lastModifiedAt": "2024-01-01T00:00:00.000Z",
+    "fieldDefinitions": [{"name": "marketingOptIn", "label": {"en-GB": "Opt-in"}, "required": False,
+                          "type": {"name": "Boolean"}, "inputHint": "SingleLine"}],
+}  # fmt: skip
+
+
+def test_a_guests_checkout_opt_in_reaches_ometria_on_a_contact_without_personal_data_in_its_id(
+    emulator, sandbox, run_contacts, mapping_file
+):
+    import hashlib
+
+    mapping = mapping_file({"consent": {"order_optin_field": "marketingOptIn"}})
+    opted = data.order("order-h1", "ORD-H1", [data.line("h1", data.TEE, 0, 1, 1999, 1999)], 1999, customer=None,
+                       email=" Hopper@Example.com ", created=f"{DAY}T08:30:00.000Z")  # fmt: skip
+    opted["custom"] = {"type": {"typeId": "type", "id": "order-checkout"}, "fields": {"marketingOptIn": True}}
+    silent = data.order("order-h2", "ORD-H2", [data.line("h2", data.TEE, 0, 1, 1999, 1999)], 1999, customer=None,
+                        email="quiet@example.com")  # fmt: skip
+    emulator.seed(type=[ORDER_TYPE], order=[opted, silent])
+    assert run_contacts(DAY, mapping=mapping).success
+    [contact] = sandbox.records("contact")
+    digest = hashlib.sha256(b"hopper@example.com").hexdigest()[:32]
+    assert contact["id"] == f"guest-{digest}" and "hopper" not in contact["id"]
+    assert contact["email"] == "hopper@example.com" and "customer_id" not in contact
+    assert (contact["marketing_optin"], contact["timestamp_subscribed"]) == ("EXPLICITLY_OPTEDIN", f"{DAY}T08:30:00+00:00")
+
+
+def test_an_order_consent_field_that_does_not_exist_fails_naming_the_config_key(emulator, sandbox, run_contacts, mapping_file):
+    emulator.seed(type=[ORDER_TYPE])
+    result = run_contacts(DAY, mapping=mapping_file({"consent": {"order_optin_field": "optIn"}}))
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "consent.order_optin_field: 'optIn' is not a field of any order Custom Type" in failure.event_specific_data.error.message
