@@ -24,7 +24,7 @@ from dagster import (
 )
 
 from ct_ometria.commercetools.consent import checkout_guests, consent_by_customer
-from ct_ometria.commercetools.frames import PRODUCTS, entity_frame
+from ct_ometria.commercetools.frames import CUSTOMERS, PRODUCTS, entity_frame
 from ct_ometria.commercetools.resolve import fetch_by_ids, fetch_stores, product_contexts
 from ct_ometria.config import MappingConfig
 from ct_ometria.defs.extract import mapped_output
@@ -70,18 +70,23 @@ def store_contexts(commercetools: CommercetoolsResource, config: MappingConfig) 
 
 @asset(check_specs=[_valid_spec(CONTACTS_VALID, "ometria_contacts", "Every contact has a PII-free id and customer_id, a trimmed lower-case valid email and fits 60 KB")], **MAPPING)
 def ometria_contacts(
-    context: AssetExecutionContext, ct_customers: pd.DataFrame, ct_consents: pd.DataFrame, mapping: MappingConfigResource
-):
+    context: AssetExecutionContext, ct_customers: pd.DataFrame, ct_consents: pd.DataFrame,
+    commercetools: CommercetoolsResource, mapping: MappingConfigResource,
+):  # fmt: skip
     """Ometria contact records mapped from the valid customers of the partition(s). ``record`` holds
     the exact JSON that will be pushed: contact id = commercetools customer id (never personal
     data), ``customer_id`` by the configured strategy, email trimmed and lower-cased, phone in E.164
     (or dropped with its reason), store ids, ``@merge`` so fields not sent keep Ometria's values,
     and the consent decision: opted in only on an explicit true, opted out on an explicit false or a
     suppression, nothing without consent data. ``consent_state``/``consent_source``/``consent_value``/
-    ``consent_at`` explain each decision; metadata counts contacts per state."""
+    ``consent_at`` explain each decision; metadata counts contacts per state. A consent that changed
+    in the window for a customer who did not (a custom object, a checkout opt-in) brings that
+    customer's contact along, so an opt-out always reaches Ometria."""
     started = time.monotonic()
     config = mapping.load()
-    customers = contacts_frame(ct_customers, config, consent_by_customer(ct_consents))
+    sources = pd.concat([ct_customers, _customers_of_consents(ct_customers, ct_consents, commercetools)],
+                        ignore_index=True)  # fmt: skip
+    customers = contacts_frame(sources, config, consent_by_customer(ct_consents))
     known = {str(email) for email in customers["email"].dropna()}
     guests = guest_contacts_frame(checkout_guests(ct_consents), known, config)
     frame = apply_schema(pd.concat([customers, guests], ignore_index=True), CONTACTS_SCHEMA) if len(guests) else customers
@@ -128,6 +133,22 @@ def ometria_products(
     frame = products_frame(products, store_contexts(commercetools, config), config, dt.datetime.now(dt.timezone.utc))
     yield from mapped_output(frame, ct_products, config, PRODUCTS_VALID, "products",
                              ("id", "parent_id", "is_variant", "is_active", "partition"), started)  # fmt: skip
+
+
+def _customers_of_consents(
+    customers: pd.DataFrame, consents: pd.DataFrame, commercetools: CommercetoolsResource
+) -> pd.DataFrame:
+    """Customers named by the window's consent rows but not modified in it, filed under the day of
+    their consent change."""
+    rows = valid_rows(consents)
+    rows = rows[rows["customer"].notna() & ~rows["customer"].isin(set(customers["id"]))]
+    if rows.empty:
+        return customers.iloc[0:0]
+    day = dict(zip(rows["customer"], rows["partition"], strict=False))
+    with commercetools.client() as client:
+        documents = list(fetch_by_ids(client, "customers", day, expand=("customerGroup",)).values())
+    frame = entity_frame(documents, CUSTOMERS)
+    return frame.assign(partition=frame["id"].map(day))
 
 
 def _with_fresh_category_paths(products: pd.DataFrame, categories: pd.DataFrame) -> pd.DataFrame:

@@ -119,3 +119,15 @@ def test_a_suppression_list_opts_out_whatever_the_consent_and_lifting_it_opts_no
                   customer=[customer_document("c-listed", "listed@example.com", at("2024-05-02", 15), version=2)])  # fmt: skip
     assert run_contacts("2024-05-02", mapping=mapping).success
     assert {c["id"]: c for c in sandbox.records("contact")}["c-listed"]["marketing_optin"] == "EXPLICITLY_OPTEDOUT"
+
+
+def test_a_consent_changed_without_its_customer_still_reaches_the_contact(emulator, sandbox, run_contacts, mapping_file):
+    mapping = mapping_file({"consent": {"email_optin_field": "newsletterOptIn", "custom_object_container": "consents"}})
+    # The customer last changed in April; on 2 May only their consent object changed: an opt-out.
+    emulator.seed(
+        type=[CONSENT_TYPE], customer=[customer_document("c-april", "april@example.com", at("2024-04-10"))],
+        **{"key-value-document": [custom_object("co-9", "c-april", {"newsletterOptIn": False}, "2024-05-02T10:00:00.000Z")]},
+    )  # fmt: skip
+    assert run_contacts("2024-05-02", mapping=mapping).success
+    [contact] = sandbox.records("contact")
+    assert (contact["id"], contact["marketing_optin"]) == ("c-april", "EXPLICITLY_OPTEDOUT")
