@@ -113,8 +113,9 @@ class SuppressionConfig(_Strict):
     custom_field: str | None = None
     # Customers in any of these customer groups (by key or id) are suppressed.
     customer_groups: list[str] = Field(default_factory=list)
-    # A custom-object container listing suppressed emails: one object per email (the key), whose
-    # value is anything but ``false``.
+    # A custom-object container listing suppressed emails: one object per email, whose value holds
+    # ``{"email": ...}`` trimmed and lower-cased (keys may not contain "@", and predicates compare
+    # exactly); ``"suppressed": false`` lifts it.
     custom_object_container: str | None = None
 
 
@@ -161,6 +162,17 @@ class MappingConfig(_Strict):
     products: ProductsConfig = ProductsConfig()
     orders: OrdersConfig = OrdersConfig()
     sync: SyncConfig = SyncConfig()
+
+    @field_validator("ownership")
+    @classmethod
+    def _consent_and_identity_stay_ours(cls, value: dict[str, str]) -> dict[str, str]:
+        # An opt-out or a suppression must always reach Ometria, and identifiers decide identity.
+        protected = {"id", "email", "customer_id", "marketing_optin", "timestamp_subscribed", "timestamp_unsubscribed",
+                     "channels", "@force_optin", "@merge", "@collection", "@type", "store_ids"}  # fmt: skip
+        taken = sorted(set(value) & protected)
+        if taken:
+            raise ValueError(f"ownership cannot cover identity or consent fields: {taken}")
+        return value
 
     @model_validator(mode="after")
     def _default_store_is_known(self) -> MappingConfig:

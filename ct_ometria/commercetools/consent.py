@@ -2,7 +2,9 @@
 
 commercetools has no consent field of its own; projects keep it either in a customer Custom Type
 (e.g. ``newsletterOptIn`` with ``newsletterOptInAt``) or in custom objects of a container, keyed by
-customer id or email, whose value holds the same field names. The field names come from the
+customer id, whose value holds the same field names; an object for an email address (a shopper
+without an account) keeps the address in ``value.email``, because custom-object keys may not
+contain ``@``. The field names come from the
 mapping config. This module only reads: the rules that turn consent into Ometria opt-ins are the
 mapping's.
 """
@@ -91,11 +93,11 @@ def _has_any(values: dict[str, Any]) -> bool:
 
 
 def fetch_suppressed(client: CommercetoolsClient, container: str, emails: list[str]) -> list[dict[str, Any]]:
-    """The suppression-list objects (keyed by email) for ``emails``."""
+    """The suppression-list objects for ``emails`` (each object's ``value.email``)."""
     found = []
     for start in range(0, len(emails), 100):
         chunk = emails[start : start + 100]
-        params = [("where", "container = :container and key in :emails"), ("var.container", container),
+        params = [("where", "container = :container and value(email in :emails)"), ("var.container", container),
                   ("limit", "500"), ("withTotal", "false")] + [("var.emails", email) for email in chunk]  # fmt: skip
         found += client.get("/custom-objects", params).get("results", [])
     return found
@@ -144,9 +146,10 @@ def consent_frame(
     rows = checkout_rows(orders, consent)
     partitions = {str(e).strip().lower(): p for e, p in zip(customers["email"], customers["partition"], strict=True)}
     for document in suppressed:
-        if document.get("value") is False:
+        value = document.get("value") if isinstance(document.get("value"), dict) else {}
+        if value.get("suppressed") is False or not isinstance(value.get("email"), str):
             continue
-        email = str(document.get("key", "")).strip().lower()
+        email = value["email"].strip().lower()
         rows.append({"id": str(document.get("id")), "customer": None, "email": email, "source": "suppression_list",
                      "suppressed": True, "partition": partitions.get(email), REJECTION: None})  # fmt: skip
     if any(getattr(consent, setting) for _, setting in CHANNEL_FIELDS):
@@ -158,9 +161,10 @@ def consent_frame(
                              "partition": customer.partition, **values,
                              REJECTION: "; ".join(problems) or None})  # fmt: skip
     for document in objects:
-        key = str(document.get("key", ""))
-        values, problems = _values(document.get("value") if isinstance(document.get("value"), dict) else {}, consent)
-        by_email = "@" in key
+        value = document.get("value") if isinstance(document.get("value"), dict) else {}
+        values, problems = _values(value, consent)
+        by_email = isinstance(value.get("email"), str)
+        key = value["email"] if by_email else str(document.get("key", ""))
         rows.append(
             {
                 "id": str(document.get("id")), "customer": None if by_email else key,
@@ -203,7 +207,9 @@ def consent_by_customer(consents: pd.DataFrame) -> dict[str, dict[str, Any]]:
         if not _missing(row.suppressed) and bool(row.suppressed):
             values = {"suppressed": True, "suppression_source": f"suppression list ({row.source})"}
         customer = None if _missing(row.customer) else row.customer
-        email = None if _missing(row.email) else row.email
+        # A row that names its customer is theirs alone: another account with the same email
+        # (per-store accounts) must not inherit it.
+        email = None if _missing(row.email) or customer else row.email
         for key in (customer, f"email:{email}" if email else None):
             if key:
                 found[key] = {**found.get(key, {}), **{k: v for k, v in values.items() if v is not None}}

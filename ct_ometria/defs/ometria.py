@@ -35,6 +35,8 @@ from ct_ometria.defs.sync import PushConfig, sync_records
 from ct_ometria.delivery import candidates, deliver
 from ct_ometria.mapping.frames import CONTACTS_SCHEMA, contacts_frame, guest_contacts_frame, orders_frame, products_frame
 from ct_ometria.mapping.stores import StoreContext, resolve_stores
+from ct_ometria.canonical import canonical_json
+from ct_ometria.mapping.consent import without_revived_opt_in
 from ct_ometria.reconcile import reconcile
 from ct_ometria.validation import apply_schema, valid_rows
 
@@ -179,11 +181,39 @@ def ometria_contacts_sync(
     retried honouring ``Retry-After``. Customers, consents and contacts set aside by the checks are
     parked as dead letters with their reason."""
     ownership = mapping.load().ownership
+    store = ledger.open()
+    contacts = _no_revived_opt_ins(ometria_contacts, store.suppressed_since(list(valid_rows(ometria_contacts)["id"])))
     yield from sync_records(
-        context, config, ometria, ledger, ometria_contacts, "contact", CONTACTS_ACCEPTED, "contacts",
+        context, config, ometria, ledger, contacts, "contact", CONTACTS_ACCEPTED, "contacts",
         upstream=[(ct_customers, "customer", "ct_customers", "document"), (ct_consents, "consent", "ct_consents", None)],
         create_only=tuple(sorted(field for field, owner in ownership.items() if owner == "ometria_on_create")),
     )  # fmt: skip
+    if not config.dry_run:
+        # Remember who was sent suppressed (records Ometria accepted), for the rule above.
+        rows = valid_rows(contacts)
+        suppressed = list(rows[rows["consent_state"] == "suppressed"]["id"])
+        accepted = store.known("contact", suppressed)
+        store.mark_suppressed([record_id for record_id in suppressed if record_id in accepted])
+
+
+def _no_revived_opt_ins(contacts: pd.DataFrame, suppressed_since: dict) -> pd.DataFrame:
+    """Lifting a suppression never opts anyone back in by itself: an opt-in older than the contact's
+    last suppression is not sent."""
+    if not suppressed_since:
+        return contacts
+    contacts = contacts.copy()
+    for index, row in contacts.iterrows():
+        since = suppressed_since.get(row["id"])
+        if since is None or row["consent_state"] != "opted_in":
+            continue
+        given = pd.Timestamp(row["consent_at"]) if isinstance(row["consent_at"], str) else None
+        if given is None or given.to_pydatetime() <= since:
+            record = without_revived_opt_in(json.loads(row["record"]))
+            text = canonical_json(record)
+            contacts.at[index, "record"] = text
+            contacts.at[index, "record_bytes"] = len(text.encode("utf-8"))
+            contacts.at[index, "consent_state"] = "suppression_lifted"
+    return contacts
 
 
 @asset(check_specs=[_accepted_spec(PRODUCTS_ACCEPTED, "ometria_products_sync")], **SYNC)

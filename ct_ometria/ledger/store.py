@@ -39,6 +39,11 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; every moment the ledger writes is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A record that may be pushed, with what the ledger compares."""
@@ -188,6 +193,31 @@ class Ledger:
     def record_batch(self, batch: dict[str, Any]) -> None:
         with self.engine.begin() as connection:
             connection.execute(push_batches.insert().values(**batch, pushed_at=now()))
+
+    def suppressed_since(self, record_ids: Sequence[str]) -> dict[str, dt.datetime]:
+        """When each contact was last sent suppressed (for those that ever were)."""
+        found: dict[str, dt.datetime] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(record_ids), CHUNK):
+                rows = connection.execute(
+                    select(pushed_records.c.record_id, pushed_records.c.suppressed_at)
+                    .where(pushed_records.c.record_type == "contact")
+                    .where(pushed_records.c.record_id.in_(list(record_ids[start : start + CHUNK])))
+                    .where(pushed_records.c.suppressed_at.is_not(None))
+                )
+                found.update({row.record_id: _aware(row.suppressed_at) for row in rows})
+        return found
+
+    def mark_suppressed(self, record_ids: Sequence[str]) -> None:
+        moment = now()
+        with self.engine.begin() as connection:
+            for start in range(0, len(record_ids), CHUNK):
+                connection.execute(
+                    update(pushed_records)
+                    .where(pushed_records.c.record_type == "contact")
+                    .where(pushed_records.c.record_id.in_(list(record_ids[start : start + CHUNK])))
+                    .values(suppressed_at=moment)
+                )
 
     def source_ids(self, record_type: str, record_ids: Sequence[str]) -> dict[str, str]:
         """The commercetools id each pushed record came from."""

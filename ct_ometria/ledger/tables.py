@@ -21,6 +21,8 @@ pushed_records = Table(
     Column("partition", String(10), nullable=True),
     # A hash of the contact's email (never the email itself): an email change goes on its own.
     Column("identity_hash", String(64), nullable=True),
+    # When the contact was last sent suppressed: opt-ins given before it never count again.
+    Column("suppressed_at", DateTime(timezone=True), nullable=True),
 )
 
 # One row per push request: the audit trail.

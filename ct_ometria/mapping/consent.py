@@ -65,3 +65,16 @@ def decide(consent: ConsentInput, *, phone: str | None, force_optin: bool, fallb
     value = consent.email_optin
     return ConsentDecision(state, consent.source if value is not None else None, value,
                            email_at if value is not None else None, fields)  # fmt: skip
+
+
+OPT_IN_FIELDS = ("marketing_optin", "timestamp_subscribed", "@force_optin")
+
+
+def without_revived_opt_in(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with an opt-in removed: for a contact whose suppression was lifted after the opt-in
+    was given. Nothing is sent for consent then; Ometria keeps the opt-out it holds."""
+    kept = {key: value for key, value in record.items() if key not in OPT_IN_FIELDS}
+    sms = (kept.get("channels") or {}).get("sms") or {}
+    if sms.get("allow_marketing") is True:
+        kept.pop("channels", None)
+    return kept

@@ -21,7 +21,7 @@ from ct_ometria.commercetools.frames import pydantic_reasons
 from ct_ometria.commercetools.models import Customer, Order, Product
 from ct_ometria.config import MappingConfig
 from ct_ometria.mapping.common import InvalidField, is_valid_email, looks_personal
-from ct_ometria.mapping.contacts import contact_record, guest_contact_record
+from ct_ometria.mapping.contacts import contact_record, guest_contact_id, guest_contact_record
 from ct_ometria.mapping.orders import order_record
 from ct_ometria.mapping.products import product_records
 from ct_ometria.mapping.stores import StoreContext, store_for
@@ -142,8 +142,9 @@ def guest_contacts_frame(guests: dict[str, dict[str, Any]], known_emails: set[st
     for email, consent in sorted(guests.items()):
         if email in known_emails:
             continue  # a registered customer with this email carries the consent instead
-        row = {"source_id": f"checkout:{email}", "version": None, "partition": consent.get("partition"),
-               "customer_id": None, REJECTION: None}  # fmt: skip
+        # The source id is the guest's contact id: the ledger and dead letters never hold the email.
+        row = {"source_id": guest_contact_id(email.strip().lower()), "version": None,
+               "partition": consent.get("partition"), "customer_id": None, REJECTION: None}  # fmt: skip
         try:
             record, decision = guest_contact_record(email, consent, config)
         except InvalidField as error:

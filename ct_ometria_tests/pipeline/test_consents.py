@@ -45,7 +45,8 @@ def test_consent_from_custom_fields_and_custom_objects_reaches_the_contacts_fram
         ],
         **{"key-value-document": [
             custom_object("co-1", "c-object", {"newsletterOptIn": True, "smsOptIn": True}, "2024-05-02T11:00:00.000Z"),
-            custom_object("co-2", "Guest@Example.com", {"newsletterOptIn": False}, "2024-05-02T12:00:00.000Z"),
+            custom_object("co-2", "guest-2", {"email": "Guest@Example.com", "newsletterOptIn": False},
+                          "2024-05-02T12:00:00.000Z"),
             custom_object("co-3", "c-none", {"unrelated": 1}, "2024-05-02T12:00:00.000Z"),
             custom_object("co-4", "c-in", {"newsletterOptIn": True}, "2024-05-03T12:00:00.000Z"),
         ]},
@@ -99,10 +100,11 @@ def test_a_consent_field_that_does_not_exist_fails_naming_the_config_key(emulato
 def test_a_suppression_list_opts_out_whatever_the_consent_and_lifting_it_opts_nobody_in(
     emulator, sandbox, run_contacts, mapping_file
 ):
-    config = {"consent": {"email_optin_field": "newsletterOptIn",
+    config = {"consent": {"email_optin_field": "newsletterOptIn", "email_optin_at_field": "newsletterOptInAt",
                           "suppression": {"custom_object_container": "suppressed-emails"}}}  # fmt: skip
     mapping = mapping_file(config)
-    listed = {"id": "sup-1", "version": 1, "container": "suppressed-emails", "key": "listed@example.com", "value": True,
+    listed = {"id": "sup-1", "version": 1, "container": "suppressed-emails", "key": "sup-1",
+              "value": {"email": "listed@example.com"},
               "createdAt": "2024-05-01T00:00:00.000Z", "lastModifiedAt": "2024-05-01T00:00:00.000Z"}  # fmt: skip
     emulator.seed(
         type=[CONSENT_TYPE], **{"key-value-document": [listed]},
@@ -114,11 +116,22 @@ def test_a_suppression_list_opts_out_whatever_the_consent_and_lifting_it_opts_no
     assert sent["c-listed"]["marketing_optin"] == "EXPLICITLY_OPTEDOUT"
     assert sent["c-free"]["marketing_optin"] == "EXPLICITLY_OPTEDIN"
 
-    # The suppression is lifted and the customer's opt-in is withdrawn: nothing opts them back in.
-    emulator.seed(**{"key-value-document": [{**listed, "version": 2, "value": False}]},
-                  customer=[customer_document("c-listed", "listed@example.com", at("2024-05-02", 15), version=2)])  # fmt: skip
-    assert run_contacts("2024-05-02", mapping=mapping).success
+    # The suppression is lifted; the customer's old opt-in is still in commercetools. It does not opt
+    # them back in: it was given before the suppression.
+    emulator.seed(**{"key-value-document": [{**listed, "version": 2, "value": {"email": "listed@example.com", "suppressed": False}}]},
+                  customer=[customer_document("c-listed", "listed@example.com", at("2024-05-02", 15), version=2,
+                                              **custom({"newsletterOptIn": True}))])  # fmt: skip
+    before = len(sandbox.requests())
+    lifted = run_contacts("2024-05-02", mapping=mapping)
+    assert lifted.success
     assert {c["id"]: c for c in sandbox.records("contact")}["c-listed"]["marketing_optin"] == "EXPLICITLY_OPTEDOUT"
+    assert len(sandbox.requests()) == before + 1  # the contact went (its email changed), without an opt-in
+
+    # A fresh opt-in, given after the suppression was lifted, counts.
+    emulator.seed(customer=[customer_document("c-listed", "listed@example.com", at("2024-05-02", 18), version=3,
+                                              **custom({"newsletterOptIn": True, "newsletterOptInAt": "2099-01-01T00:00:00.000Z"}))])  # fmt: skip
+    assert run_contacts("2024-05-02", mapping=mapping).success
+    assert {c["id"]: c for c in sandbox.records("contact")}["c-listed"]["marketing_optin"] == "EXPLICITLY_OPTEDIN"
 
 
 def test_a_consent_changed_without_its_customer_still_reaches_the_contact(emulator, sandbox, run_contacts, mapping_file):

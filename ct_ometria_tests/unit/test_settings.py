@@ -124,3 +124,9 @@ def test_wrong_push_rate_is_named(raw):
 def test_push_rate_defaults_to_eight_and_can_be_raised():
     assert ometria_from_env(FULL).push_rate_per_second == 8.0
     assert ometria_from_env({**FULL, "OMETRIA_PUSH_RATE_PER_SECOND": "16"}).push_rate_per_second == 16.0
+
+
+@pytest.mark.parametrize("field", ["marketing_optin", "channels", "email", "customer_id"])
+def test_ownership_cannot_take_consent_or_identity_from_commercetools(field):
+    with pytest.raises(ConfigError, match="ownership cannot cover identity or consent fields"):
+        parse_mapping_config({"ownership": {field: "ometria"}})
