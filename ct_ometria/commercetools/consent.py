@@ -150,8 +150,9 @@ def consent_frame(
         if value.get("suppressed") is False or not isinstance(value.get("email"), str):
             continue
         email = value["email"].strip().lower()
+        day = partitions.get(email) or partition_of(pd.Timestamp(document["lastModifiedAt"]).to_pydatetime())
         rows.append({"id": str(document.get("id")), "customer": None, "email": email, "source": "suppression_list",
-                     "suppressed": True, "partition": partitions.get(email), REJECTION: None})  # fmt: skip
+                     "suppressed": True, "partition": day, REJECTION: None})  # fmt: skip
     if any(getattr(consent, setting) for _, setting in CHANNEL_FIELDS):
         for customer in valid_rows(customers).itertuples(index=False):
             fields = ((json.loads(customer.document).get("custom") or {}).get("fields")) or {}
@@ -199,8 +200,10 @@ def _missing(value: Any) -> bool:
 def consent_by_customer(consents: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """The newest consent per customer id and per email (``email:`` keys), for carrying onto contacts."""
     found: dict[str, dict[str, Any]] = {}
-    # Oldest first, so a newer decision overwrites an older one.
-    for row in valid_rows(consents).sort_values("email_optin_at", na_position="first").itertuples(index=False):
+    rows = valid_rows(consents)
+    # Oldest first (by the moment, parsed to UTC), so a newer decision overwrites an older one.
+    rows = rows.assign(_when=pd.to_datetime(rows["email_optin_at"], utc=True, errors="coerce"))
+    for row in rows.sort_values("_when", na_position="first").itertuples(index=False):
         values = {column: getattr(row, column) for column, _ in CHANNEL_FIELDS}
         values = {column: None if _missing(value) else value for column, value in values.items()}
         values["source"] = row.source
@@ -212,5 +215,20 @@ def consent_by_customer(consents: pd.DataFrame) -> dict[str, dict[str, Any]]:
         email = None if _missing(row.email) or customer else row.email
         for key in (customer, f"email:{email}" if email else None):
             if key:
-                found[key] = {**found.get(key, {}), **{k: v for k, v in values.items() if v is not None}}
+                found[key] = _merge(found.get(key, {}), {k: v for k, v in values.items() if v is not None})
     return found
+
+
+def _merge(older: dict[str, Any], newer: dict[str, Any]) -> dict[str, Any]:
+    """The newer decision wins, except that when either lacks a moment and they disagree, the refusal
+    wins: the order is then unknown, and an unknown order must never opt anyone in."""
+    merged = {**older, **newer}
+    for field in ("email_optin", "sms_optin"):
+        conflict = older.get(field) is not None and newer.get(field) is not None and older[field] != newer[field]
+        unknown_order = not older.get(f"{field}_at") or not newer.get(f"{field}_at")
+        if conflict and unknown_order:
+            merged[field] = False
+    if older.get("suppressed") or newer.get("suppressed"):
+        merged["suppressed"] = True
+        merged["suppression_source"] = newer.get("suppression_source") or older.get("suppression_source")
+    return merged

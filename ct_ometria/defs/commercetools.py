@@ -117,9 +117,14 @@ def ct_consents(
             window = context.partition_time_window
             objects = fetch_consent_objects(client, config.consent.custom_object_container, window.start, window.end)
         suppressed = []
-        if config.consent.suppression.custom_object_container:
-            suppressed = fetch_suppressed(client, config.consent.suppression.custom_object_container,
-                                          customer_emails(ct_customers))  # fmt: skip
+        container = config.consent.suppression.custom_object_container
+        if container:
+            # The list entries of this window's customers, and every entry added in the window: a new
+            # suppression must reach its contact even when the customer did not change.
+            window = context.partition_time_window
+            entries = fetch_suppressed(client, container, customer_emails(ct_customers))
+            entries += fetch_consent_objects(client, container, window.start, window.end)
+            suppressed = list({entry["id"]: entry for entry in entries}.values())
     frame = consent_frame(ct_customers, objects, config.consent, suppressed, ct_orders)
     result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
     yield Output(

@@ -143,14 +143,22 @@ def _customers_of_consents(
     """Customers named by the window's consent rows but not modified in it, filed under the day of
     their consent change."""
     rows = valid_rows(consents)
-    rows = rows[rows["customer"].notna() & ~rows["customer"].isin(set(customers["id"]))]
-    if rows.empty:
+    by_id = rows[rows["customer"].notna() & ~rows["customer"].isin(set(customers["id"]))]
+    known_emails = {str(e).strip().lower() for e in customers["email"].dropna()}
+    listed = rows[(rows["source"] == "suppression_list") & ~rows["email"].isin(known_emails)]
+    if by_id.empty and listed.empty:
         return customers.iloc[0:0]
-    day = dict(zip(rows["customer"], rows["partition"], strict=False))
+    day = dict(zip(by_id["customer"], by_id["partition"], strict=False))
+    email_day = dict(zip(listed["email"], listed["partition"], strict=False))
     with commercetools.client() as client:
         documents = list(fetch_by_ids(client, "customers", day, expand=("customerGroup",)).values())
-    frame = entity_frame(documents, CUSTOMERS)
-    return frame.assign(partition=frame["id"].map(day))
+        for start in range(0, len(email_day), 100):
+            emails = sorted(email_day)[start : start + 100]
+            params = [("where", "email in :emails"), ("limit", "500"), ("withTotal", "false"), ("expand", "customerGroup")]
+            documents += client.get("/customers", params + [("var.emails", e) for e in emails]).get("results", [])
+    frame = entity_frame(list({d["id"]: d for d in documents}.values()), CUSTOMERS)
+    days = [day.get(i) or email_day.get(str(e).strip().lower()) for i, e in zip(frame["id"], frame["email"], strict=True)]
+    return frame.assign(partition=days)
 
 
 def _with_fresh_category_paths(products: pd.DataFrame, categories: pd.DataFrame) -> pd.DataFrame:

@@ -144,3 +144,18 @@ def test_a_consent_changed_without_its_customer_still_reaches_the_contact(emulat
     assert run_contacts("2024-05-02", mapping=mapping).success
     [contact] = sandbox.records("contact")
     assert (contact["id"], contact["marketing_optin"]) == ("c-april", "EXPLICITLY_OPTEDOUT")
+
+
+def test_a_suppression_added_without_its_customer_changing_reaches_the_contact(emulator, sandbox, run_contacts, mapping_file):
+    mapping = mapping_file({"consent": {"email_optin_field": "newsletterOptIn",
+                                        "suppression": {"custom_object_container": "suppressed-emails"}}})  # fmt: skip
+    emulator.seed(
+        type=[CONSENT_TYPE],
+        customer=[customer_document("c-old", "old@example.com", at("2024-03-01"), **custom({"newsletterOptIn": True}))],
+        **{"key-value-document": [{"id": "sup-2", "version": 1, "container": "suppressed-emails", "key": "sup-2",
+                                   "value": {"email": "old@example.com"}, "createdAt": "2024-05-02T09:00:00.000Z",
+                                   "lastModifiedAt": "2024-05-02T09:00:00.000Z"}]},
+    )  # fmt: skip
+    assert run_contacts("2024-05-02", mapping=mapping).success
+    [contact] = sandbox.records("contact")
+    assert (contact["id"], contact["marketing_optin"]) == ("c-old", "EXPLICITLY_OPTEDOUT")

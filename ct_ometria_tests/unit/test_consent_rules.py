@@ -112,3 +112,22 @@ def test_force_optin_only_for_stores_that_enable_it():
     assert contact_record(nl, config, {"email_optin": True})[0]["@force_optin"] is True
     assert "@force_optin" not in contact_record(uk, config, {"email_optin": True})[0]
     assert "@force_optin" not in contact_record(nl, config, {"email_optin": False})[0]
+
+
+def test_consent_rows_merge_newest_first_and_an_unordered_conflict_is_a_refusal():
+    import pandas as pd
+
+    from ct_ometria.commercetools.consent import CONSENT_COLUMNS, consent_by_customer
+
+    def row(row_id, value, at, source="custom_object"):
+        return {"id": row_id, "customer": "c-1", "email": None, "source": source, "email_optin": value,
+                "email_optin_at": at, "sms_optin": None, "sms_optin_at": None, "suppressed": None,
+                "partition": "2024-05-02", "rejection": None}  # fmt: skip
+
+    ordered = pd.DataFrame([row("b", True, "2024-05-02T12:00:00+02:00"), row("a", False, "2024-05-02T11:00:00+00:00")],
+                           columns=CONSENT_COLUMNS)  # fmt: skip
+    # 12:00+02:00 is 10:00 UTC, before 11:00 UTC: the refusal is the newer decision.
+    assert consent_by_customer(ordered)["c-1"]["email_optin"] is False
+    unordered = pd.DataFrame([row("a", False, None, "custom_fields"), row("b", True, "2024-05-02T12:00:00+00:00")],
+                             columns=CONSENT_COLUMNS)  # fmt: skip
+    assert consent_by_customer(unordered)["c-1"]["email_optin"] is False
