@@ -70,7 +70,17 @@ def describe_check(check: object) -> str:
 class Verdict:
     total: int
     invalid: int
-    passed: bool
+    # Days whose invalid records are both more than tolerated and over the share.
+    failing: tuple[str, ...] = ()
+    days: int = 1
+
+    @property
+    def passed(self) -> bool:
+        return not self.failing
+
+    @property
+    def all_failing(self) -> bool:
+        return bool(self.failing) and len(self.failing) >= self.days
 
     @property
     def invalid_share(self) -> float:
@@ -78,12 +88,30 @@ class Verdict:
 
 
 def verdict(frame: pd.DataFrame, max_invalid_share: float, tolerated: int) -> Verdict:
-    """Fail only when invalid records are both more than ``tolerated`` and over the share:
-    one broken record never stops a store's sync, a broken feed never floods Ometria."""
+    """Judge each day on its own: a day fails only when its invalid records are both more than
+    ``tolerated`` and over the share. One broken record never stops a store's sync, a broken feed
+    never floods Ometria, and one bad day in a backfill neither hides among nor blocks the others."""
     total = len(frame)
     invalid = int(frame[REJECTION].notna().sum()) if total else 0
-    passed = invalid <= tolerated or invalid <= max_invalid_share * total
-    return Verdict(total=total, invalid=invalid, passed=passed)
+    failing = []
+    days = 0
+    if total:
+        for day, rows in frame.groupby(frame["partition"].fillna("unknown")):
+            days += 1
+            bad = int(rows[REJECTION].notna().sum())
+            if bad > tolerated and bad > max_invalid_share * len(rows):
+                failing.append(str(day))
+    return Verdict(total=total, invalid=invalid, failing=tuple(failing), days=max(days, 1))
+
+
+def hold_failing_days(frame: pd.DataFrame, result: Verdict) -> pd.DataFrame:
+    """Set aside every record of a failing day (with the reason), so the other days flow on."""
+    if not result.failing:
+        return frame
+    frame = frame.copy()
+    held = frame["partition"].isin(result.failing) & frame[REJECTION].isna()
+    frame.loc[held, REJECTION] = "held: its day has more invalid records than the configured tolerance"
+    return frame
 
 
 def valid_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from ct_ometria.commercetools.frames import Entity, entity_frame
 from ct_ometria.config import MappingConfig
 from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table, per_partition_counts, validation_check
 from ct_ometria.defs.resources import CommercetoolsResource
-from ct_ometria.validation import valid_rows, verdict
+from ct_ometria.validation import hold_failing_days, valid_rows, verdict
 
 Contexts = Callable[[CommercetoolsClient, list[dict[str, Any]]], dict[str, Any]]
 
@@ -45,6 +45,7 @@ def extract(
         requests, retries = client.requests, client.retries
     frame = entity_frame(documents, entity, resolved)
     result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
+    frame = hold_failing_days(frame, result) if not result.all_failing else frame
     elapsed = time.monotonic() - started
     yield Output(
         frame,
@@ -71,6 +72,7 @@ def mapped_output(
 ):  # fmt: skip
     """Yield a mapped frame with its counts, then its validation check."""
     result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
+    frame = hold_failing_days(frame, result) if not result.all_failing else frame
     yield Output(
         frame,
         metadata={

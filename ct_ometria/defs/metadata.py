@@ -46,17 +46,23 @@ def validation_check(check_name: str, frame: pd.DataFrame, verdict: Verdict, wha
     them is small enough for the valid ones to flow on."""
     if verdict.passed:
         description = f"{verdict.invalid} of {verdict.total} {what} set aside with their reason; the rest flow on"
-    else:
+    elif verdict.all_failing:
         description = f"{verdict.invalid} of {verdict.total} {what} invalid: over the configured tolerance, nothing flows on"
+    else:
+        days = ", ".join(verdict.failing)
+        description = f"days over the tolerance are held back ({days}); the other days flow on"
     return AssetCheckResult(
         check_name=check_name,
         passed=verdict.passed,
-        severity=AssetCheckSeverity.ERROR,
+        # ERROR blocks everything downstream: only when no day can flow. A partly failing backfill warns
+        # and holds back its failing days (their records are parked with the reason).
+        severity=AssetCheckSeverity.ERROR if verdict.passed or verdict.all_failing else AssetCheckSeverity.WARN,
         description=description,
         metadata={
             "records": MetadataValue.int(verdict.total),
             "invalid": MetadataValue.int(verdict.invalid),
             "invalid_share": MetadataValue.float(round(verdict.invalid_share, 4)),
+            "days_held": MetadataValue.text(", ".join(verdict.failing) or "none"),
             "invalid_records": md_table(invalid_rows(frame), ["id", "partition", REJECTION], REJECTION_ROWS),
         },
     )

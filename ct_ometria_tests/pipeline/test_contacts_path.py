@@ -131,3 +131,21 @@ def test_a_range_of_days_is_one_run_with_one_file_per_day(emulator, sandbox, run
     day = pd.read_parquet(tmp_path / "frames" / "ometria_contacts" / "2024-05-02.parquet")
     assert len(day) == 30 and set(day["partition"]) == {"2024-05-02"}
     assert all(json.loads(record)["@type"] == "contact" for record in day["record"])
+
+
+def test_in_a_backfill_a_bad_day_is_held_back_and_the_good_days_flow(emulator, sandbox, run_contacts, mapping_file,
+                                                                      resources):  # fmt: skip
+    emulator.seed(
+        customer=[customer_document(f"bad-{i}", "broken" if i % 2 else f"b{i}@example.com", at("2024-05-01")) for i in range(10)]
+        + [customer_document(f"good-{i}", f"g{i}@example.com", at("2024-05-02")) for i in range(5)]
+    )  # fmt: skip
+    mapping = mapping_file({"sync": {"max_invalid_share": 0.1, "invalid_records_tolerated": 2}})
+    result = run_contacts("2024-05-01", "2024-05-02", mapping=mapping)
+    assert result.success
+    evaluation = check(result, "customers_valid")
+    assert not evaluation.passed and evaluation.severity.value == "WARN"
+    assert evaluation.metadata["days_held"].value == "2024-05-01"
+    assert sorted(c["id"] for c in sandbox.records("contact")) == [f"good-{i}" for i in range(5)]
+    letters = resources["ledger"].open().dead_letters()
+    held = [l for l in letters if l["reason"].startswith("held:")]
+    assert len(held) == 5 and len(letters) == 10  # nothing lost: the day's valid records wait with a reason
