@@ -35,6 +35,11 @@ class Pacer:
         self._lock = threading.Lock()
         self.waited = 0.0
 
+    @property
+    def slowdown(self) -> float:
+        """How many times the normal spacing requests are currently held apart (1 = full rate)."""
+        return self._slowdown
+
     def acquire(self) -> None:
         """Block until the next request may start."""
         with self._lock:

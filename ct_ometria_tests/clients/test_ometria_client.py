@@ -123,13 +123,20 @@ def test_a_filling_queue_slows_the_sender():
     with running_sandbox(config) as url, client_for(url, "k-queue") as client:
         base = client.pacer.interval
         client.push(contact(i) for i in range(100))
-        assert client.pacer._slowdown == pytest.approx(10_000 / 9_950)  # from the response's header
+        assert client.pacer.slowdown == pytest.approx(10_000 / 9_950)  # from the response's header
         client.pacer.observe_queue(2_000)
-        assert client.pacer._slowdown == 5.0
+        assert client.pacer.slowdown == 5.0
         httpx.post(f"{url}/__sandbox/process", headers={"X-Ometria-Auth": "k-queue"})
         client.push([contact(101)])
-        assert client.pacer._slowdown == 1.0
+        assert client.pacer.slowdown == 1.0
         assert client.pacer.interval == base
+        # While slowed, requests really are further apart.
+        now = [0.0]
+        slowed = Pacer(8, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+        slowed.observe_queue(2_000)
+        slowed.acquire()
+        slowed.acquire()
+        assert now[0] == pytest.approx(5 * 1.03 / 8)
 
 
 def test_pacer_spaces_requests_evenly():
