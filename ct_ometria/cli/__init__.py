@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import sys
 
-from ct_ometria.errors import ConfigError
+from ct_ometria.errors import ConfigError, CtOmetriaError
 
 
 def _date(text: str) -> dt.date:
@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             return demo_command(customers=args.customers, days=args.days)
     except ConfigError as error:
         print(f"ct-ometria: configuration error: {error}", file=sys.stderr)
+        return 2
+    except CtOmetriaError as error:  # an API refused or could not be reached before any run started
+        print(f"ct-ometria: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

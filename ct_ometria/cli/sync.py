@@ -69,7 +69,7 @@ def check_settings() -> None:
     settings = commercetools_from_env()
     ometria_from_env()
     config = load_mapping_config(mapping_config_path())
-    if config.consent.custom_fields():
+    if config.consent.custom_fields() or config.consent.order_fields():
         with CommercetoolsClient(settings) as client:
             check_consent_fields(client, config.consent)
 

@@ -61,7 +61,7 @@ def replay_dead_letters_op(
             if not ids:
                 continue
             if resource == "customers":
-                documents = list(fetch_by_ids(ct, "customers", ids).values())
+                documents = list(fetch_by_ids(ct, "customers", ids, expand=("customerGroup",)).values())
                 raw = entity_frame(documents, CUSTOMERS)
                 mapped, record_type, raw_type = contacts_frame(raw, settings), "contact", "customer"
             elif resource == "orders":

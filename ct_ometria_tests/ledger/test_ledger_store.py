@@ -1,5 +1,6 @@
 """The ledger's own behaviour, on SQLite and on the machine's PostgreSQL."""
 
+import os
 import uuid
 
 import pytest
@@ -8,7 +9,7 @@ from sqlalchemy import create_engine, inspect, text
 from ct_ometria.ledger import Ledger
 from ct_ometria.ledger.store import Candidate
 
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRES_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
