@@ -39,8 +39,8 @@ class Delivery:
 
 def without(body: bytes, fields: Iterable[str]) -> bytes:
     record = simplejson.loads(body, use_decimal=True)
-    for field in fields:
-        record.pop(field, None)
+    for name in fields:
+        record.pop(name, None)
     return canonical_bytes(record)
 
 

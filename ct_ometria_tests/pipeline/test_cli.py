@@ -122,7 +122,7 @@ def test_a_failed_run_exits_non_zero_and_is_recorded_as_failed(emulator, sandbox
     assert sandbox.requests() == []
 
 
-def ledger_for(cli_env) -> "Ledger":
+def ledger_for(cli_env):
     from ct_ometria.ledger import Ledger
 
     return Ledger(cli_env["CT_OMETRIA_DATABASE_URL"], cli_env["CT_OMETRIA_DATABASE_SCHEMA"])

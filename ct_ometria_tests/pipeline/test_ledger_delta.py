@@ -1,12 +1,10 @@
 """The ledger: only what changed is sent, stale versions never overwrite, bad records are parked
 and resolved, Ometria's asynchronous errors are harvested, and a dry run touches nothing."""
 
-import datetime as dt
-
 import pytest
 from dagster import AssetKey
 
-from ct_ometria.local.sample import customer_document, sample_customers
+from ct_ometria.local.sample import customer_document
 from ct_ometria_tests.pipeline import commerce_data as data
 from ct_ometria_tests.pipeline.conftest import at
 
