@@ -120,3 +120,10 @@ def valid_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 def invalid_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame[REJECTION].notna()]
+
+
+def judge(frame: pd.DataFrame, max_invalid_share: float, tolerated: int) -> tuple[pd.DataFrame, Verdict]:
+    """The verdict on ``frame`` and the frame with its failing days held back (unless every day
+    fails: then the ERROR check blocks everything and nothing needs holding)."""
+    result = verdict(frame, max_invalid_share, tolerated)
+    return (frame if result.all_failing else hold_failing_days(frame, result)), result

@@ -18,7 +18,7 @@ from ct_ometria.errors import ConfigError
 from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table, validation_check
 from ct_ometria.defs.partitions import daily_partitions
 from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource
-from ct_ometria.validation import hold_failing_days, verdict
+from ct_ometria.validation import judge
 
 CUSTOMERS_VALID = "customers_valid"
 ORDERS_VALID = "orders_valid"
@@ -126,8 +126,7 @@ def ct_consents(
             entries += fetch_consent_objects(client, container, window.start, window.end)
             suppressed = list({entry["id"]: entry for entry in entries}.values())
     frame = consent_frame(ct_customers, objects, config.consent, suppressed, ct_orders)
-    result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
-    frame = hold_failing_days(frame, result) if not result.all_failing else frame
+    frame, result = judge(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
     yield Output(
         frame,
         metadata={

@@ -14,7 +14,7 @@ from ct_ometria.commercetools.frames import Entity, entity_frame
 from ct_ometria.config import MappingConfig
 from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table, per_partition_counts, validation_check
 from ct_ometria.defs.resources import CommercetoolsResource
-from ct_ometria.validation import hold_failing_days, valid_rows, verdict
+from ct_ometria.validation import judge, valid_rows
 
 Contexts = Callable[[CommercetoolsClient, list[dict[str, Any]]], dict[str, Any]]
 
@@ -44,8 +44,7 @@ def extract(
         resolved = contexts(client, documents) if contexts and documents else {}
         requests, retries = client.requests, client.retries
     frame = entity_frame(documents, entity, resolved)
-    result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
-    frame = hold_failing_days(frame, result) if not result.all_failing else frame
+    frame, result = judge(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
     elapsed = time.monotonic() - started
     yield Output(
         frame,
@@ -71,8 +70,7 @@ def mapped_output(
     preview: tuple[str, ...], started: float, extra: dict | None = None,
 ):  # fmt: skip
     """Yield a mapped frame with its counts, then its validation check."""
-    result = verdict(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
-    frame = hold_failing_days(frame, result) if not result.all_failing else frame
+    frame, result = judge(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
     yield Output(
         frame,
         metadata={
