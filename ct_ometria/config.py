@@ -153,6 +153,30 @@ class SyncConfig(_Strict):
     page_size: int = Field(default=500, ge=1, le=500)
 
 
+class EventsConfig(_Strict):
+    """Near-real-time events."""
+
+    # Storefront event types the collector accepts (each must be configured in Ometria too).
+    storefront_types: list[str] = Field(
+        default_factory=lambda: ["product_viewed", "product_list_viewed", "search", "wishlist_added"]
+    )
+    # The project's message retention (commercetools `deleteDaysAfterCreation`, 1..90, default 15):
+    # a cursor older than this has lost messages, and the affected entities are re-synced by window.
+    message_retention_days: int = Field(default=15, ge=1, le=90)
+    # How far back the first poll looks when no cursor exists yet (the daily sync covers the past).
+    initial_lookback_minutes: int = Field(default=60, ge=1)
+    # Re-read this much before the cursor: a write can become visible with an earlier timestamp.
+    overlap_seconds: int = Field(default=60, ge=0)
+
+    @field_validator("storefront_types")
+    @classmethod
+    def _short_names(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not 0 < len(name) <= 32 or not name.replace("_", "").isalnum()]
+        if bad:
+            raise ValueError(f"event types must be 1..32 letters, digits or underscores: {bad}")
+        return value
+
+
 class MappingConfig(_Strict):
     stores: list[StoreConfig] = Field(default_factory=list)
     default_store: str | None = None
@@ -162,6 +186,7 @@ class MappingConfig(_Strict):
     products: ProductsConfig = ProductsConfig()
     orders: OrdersConfig = OrdersConfig()
     sync: SyncConfig = SyncConfig()
+    events: EventsConfig = EventsConfig()
 
     @field_validator("ownership")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dagster import Definitions, EnvVar
 
 from ct_ometria.defs.commercetools import ct_categories, ct_consents, ct_customers, ct_orders, ct_products
+from ct_ometria.defs.events import EVENT_ASSETS, EVENT_JOBS, EVENT_SENSORS
 from ct_ometria.defs.io import PartitionedParquetIOManager
 from ct_ometria.defs.jobs import (
     customers_to_contacts,
@@ -41,6 +42,7 @@ ASSETS = [
     ct_customers, ct_consents, ct_orders, ct_products, ct_categories,
     ometria_contacts, ometria_orders, ometria_products,
     ometria_contacts_sync, ometria_products_sync, ometria_orders_sync, ometria_reconciliation,
+    *EVENT_ASSETS,
 ]  # fmt: skip
 
 
@@ -71,7 +73,8 @@ def build_resources() -> dict:
 
 defs = Definitions(
     assets=ASSETS,
-    jobs=[sync_to_ometria, customers_to_contacts, reconcile_ometria, replay_dead_letters],
+    jobs=[sync_to_ometria, customers_to_contacts, reconcile_ometria, replay_dead_letters, *EVENT_JOBS],
     schedules=[sync_to_ometria_daily, reconcile_ometria_daily],
+    sensors=EVENT_SENSORS,
     resources=build_resources(),
 )

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ct_ometria.errors import ConfigError
 
@@ -164,3 +164,43 @@ def mapping_config_path(env: Mapping[str, str] | None = None) -> str | None:
 def missing_variables(env: Mapping[str, str] | None = None) -> list[str]:
     """The required variables that are unset, for a clear message before a run starts."""
     return [name for name in (*CTP_VARIABLES, *OMETRIA_VARIABLES) if not env_value(name, env=env)]
+
+
+DEFAULT_EVENTS_INTERVAL = 30
+
+
+def events_interval(env: Mapping[str, str] | None = None) -> int:
+    """CT_OMETRIA_EVENTS_INTERVAL_SECONDS: how often the event sensors poll (default 30)."""
+    raw = env_value("CT_OMETRIA_EVENTS_INTERVAL_SECONDS", env=env)
+    if raw is None or not raw.strip():
+        return DEFAULT_EVENTS_INTERVAL
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"CT_OMETRIA_EVENTS_INTERVAL_SECONDS must be a whole number of seconds, got {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"CT_OMETRIA_EVENTS_INTERVAL_SECONDS must be at least 1, got {value}")
+    return value
+
+
+class CollectorSettings(BaseModel):
+    """The storefront collector: where it listens and the shared secret its callers send."""
+
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+    secret: SecretStr
+
+
+def collector_from_env(env: Mapping[str, str] | None = None) -> CollectorSettings:
+    secret = env_value("CT_OMETRIA_COLLECTOR_SECRET", env=env)
+    if not secret or len(secret) < 16:
+        raise ConfigError("CT_OMETRIA_COLLECTOR_SECRET must be set to a secret of at least 16 characters")
+    raw_port = env_value("CT_OMETRIA_COLLECTOR_PORT", "8787", env=env) or "8787"
+    try:
+        port = int(raw_port)
+    except ValueError:
+        raise ConfigError(f"CT_OMETRIA_COLLECTOR_PORT must be a port number, got {raw_port!r}") from None
+    return CollectorSettings(host=env_value("CT_OMETRIA_COLLECTOR_HOST", "127.0.0.1", env=env) or "127.0.0.1",
+                             port=port, secret=SecretStr(secret))  # fmt: skip

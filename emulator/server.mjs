@@ -6,10 +6,13 @@
 //                                     so createdAt/lastModifiedAt/id/version can be back-dated)
 //      CT_MOCK_LOG=1 (fastify request log)
 // Why not ctMock.runServer(port): it binds 0.0.0.0. We call app.listen on 127.0.0.1.
-// Two fidelity patches for 4.4.0:
+// Fidelity patches for 4.4.0:
 //   1. `sort` is dropped by the HTTP layer for every endpoint except /product-projections;
 //      we pass it to the storage through AsyncLocalStorage so `sort=id asc` + `where=id > "..."` works.
 //   2. limit > 500 / offset > 10000 are answered with 400 InvalidInput, as the real API does.
+// 3. A new cart's totalPrice has the currency's fractionDigits (the mock leaves 0).
+// 4. More than 20 repeated query values stay a list (the parser's default arrayLimit is 20).
+// 5. GET /{projectKey}/messages and the messages the project reacts to (see messages.mjs).
 // Control endpoints under /__emulator (never under a project key), for tests and the demo:
 //   POST /__emulator/seed           body as CT_MOCK_SEED: stored verbatim (back-dated records)
 //   POST /__emulator/clear          forget every stored resource and pending fault
@@ -19,9 +22,12 @@
 //                                   the next `times` requests whose path contains `path` get `status`
 //                                   (or a dropped connection when drop is true) instead of an answer
 //   GET  /__emulator/faults         the faults still pending
+//   POST /__emulator/messages/expire {"before": "<ISO date>"} delete older messages (retention)
+//   POST /__emulator/messages/delivery {"duplicate": bool, "reverse": bool} at-least-once, unordered
 import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import { CommercetoolsMock, InMemoryStorage } from "@labdigital/commercetools-mock";
+import { installMessages } from "./messages.mjs";
 
 const port = Number.parseInt(process.env.CT_MOCK_PORT ?? "8989", 10);
 const auth = process.env.CT_MOCK_AUTH === "1";
@@ -33,16 +39,36 @@ class SortingStorage extends InMemoryStorage {
     const sort = als.getStore()?.sort;
     return super.query(pk, typeId, params.sort === undefined && sort ? { ...params, sort } : params);
   }
+
+  async add(pk, typeId, obj, params) {
+    // A new cart's totalPrice keeps fractionDigits 0 whatever the currency; commercetools gives the
+    // currency's digits (2 for GBP), which every amount is read with.
+    const total = obj?.totalPrice;
+    if ((typeId === "cart" || typeId === "order") && total?.fractionDigits === 0 && total.currencyCode) {
+      total.fractionDigits = new Intl.NumberFormat("en", { style: "currency", currency: total.currencyCode })
+        .resolvedOptions().maximumFractionDigits;
+    }
+    return super.add(pk, typeId, obj, params);
+  }
+
+  async forProjectKey(pk) {
+    const resources = await super.forProjectKey(pk);
+    // The mock keeps no messages; messages.mjs stores them under this type.
+    if (!resources.message) resources.message = new resources.order.constructor();
+    return resources;
+  }
 }
 
+const storage = new SortingStorage();
 const ctMock = new CommercetoolsMock({
   enableAuthentication: auth,  // both flags needed: with validateCredentials=false no token is checked
   validateCredentials: auth,   // any client_id/secret gets a token; API calls need a token it issued
   defaultProjectKey: projectKey,
   strict: false,               // true = reject unknown draft fields (upstream server.ts uses true)
   silent: process.env.CT_MOCK_LOG !== "1",
-  storage: new SortingStorage(),
+  storage,
 });
+const messages = installMessages(ctMock, storage, projectKey, auth);
 
 let faults = [];
 
@@ -66,6 +92,11 @@ ctMock.app.addHook("onRequest", (request, reply, done) => {
     }
   }
   const q = request.query ?? {};
+  for (const [name, value] of Object.entries(q)) {
+    // The query-string parser turns more than 20 repeated values (var.ids with 100 ids) into an
+    // object keyed by index; commercetools takes them as a list.
+    if (value && typeof value === "object" && !Array.isArray(value)) q[name] = Object.values(value);
+  }
   const bad = (n, max) => n !== undefined && (!/^\d+$/.test(String(n)) || Number(n) > max);
   if (request.method === "GET" && (bad(q.limit, 500) || bad(q.offset, 10000))) {
     const message = "limit must be 0..500 and offset 0..10000";
@@ -89,6 +120,7 @@ const seed = async (data) => {
 ctMock.app.post("/__emulator/seed", async (request) => ({ stored: await seed(request.body ?? {}) }));
 ctMock.app.post("/__emulator/clear", async () => {
   await ctMock.clear();
+  messages.reset();
   faults = [];
   return { cleared: true };
 });

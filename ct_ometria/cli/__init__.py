@@ -44,6 +44,10 @@ def parser() -> argparse.ArgumentParser:
         help="the environment variable holding the API key clients must send (default OMETRIA_API_KEY)",
     )
 
+    collector = commands.add_parser("collector", help="serve POST /events for storefront signals (127.0.0.1:8787)")
+    collector.add_argument("--host", default=None, help="default CT_OMETRIA_COLLECTOR_HOST or 127.0.0.1")
+    collector.add_argument("--port", type=int, default=None, help="default CT_OMETRIA_COLLECTOR_PORT or 8787; 0 picks one")
+
     demo = commands.add_parser("demo", help="emulator + sandbox + a sample store, synced end to end")
     demo.add_argument("--customers", type=int, default=300)
     demo.add_argument("--days", type=int, default=3)
@@ -67,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             from ct_ometria.cli.sandbox import sandbox_command
 
             return sandbox_command(args.host, args.port, args.api_key_env)
+        if args.command == "collector":
+            from ct_ometria.cli.collector import collector_command
+
+            return collector_command(args.host, args.port)
         if args.command == "demo":
             from ct_ometria.cli.demo import demo_command
 

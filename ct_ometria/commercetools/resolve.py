@@ -73,6 +73,7 @@ def order_contexts(client: CommercetoolsClient, orders: list[dict[str, Any]]) ->
     # Lines of older orders may lack productKey; the product id strategy `key` needs it.
     keyless = [line.get("productId") for o in orders for line in o.get("lineItems", []) if not line.get("productKey")]
     keys = {i: d["key"] for i, d in fetch_by_ids(client, "products", keyless).items() if d.get("key")}
+    payments = fetch_by_ids(client, "payments", (ref.get("id") for o in orders for ref in _payment_refs(o)))
     contexts = {}
     for order in orders:
         customer = customers.get(order.get("customerId") or "")
@@ -84,12 +85,21 @@ def order_contexts(client: CommercetoolsClient, orders: list[dict[str, Any]]) ->
                 line["productId"]: keys[line["productId"]] for line in order.get("lineItems", [])
                 if line.get("productId") in keys
             },
+            "refunds": [
+                transaction["amount"] for ref in _payment_refs(order) for transaction in
+                (payments.get(ref.get("id")) or {}).get("transactions", [])
+                if transaction.get("type") == "Refund" and transaction.get("state") == "Success"
+            ],
             "discount_codes": [
                 codes[ref] for info in order.get("discountCodes", [])
                 if (ref := (info.get("discountCode") or {}).get("id")) in codes
             ],
         }  # fmt: skip
     return contexts
+
+
+def _payment_refs(order: dict[str, Any]) -> list[dict[str, Any]]:
+    return [ref for ref in ((order.get("paymentInfo") or {}).get("payments") or []) if isinstance(ref, dict)]
 
 
 def fetch_stores(client: CommercetoolsClient) -> tuple[list[Store], Project]:

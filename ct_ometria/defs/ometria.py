@@ -24,20 +24,19 @@ from dagster import (
 )
 
 from ct_ometria.commercetools.consent import checkout_guests, consent_by_customer
-from ct_ometria.commercetools.frames import CUSTOMERS, PRODUCTS, entity_frame
-from ct_ometria.commercetools.resolve import fetch_by_ids, fetch_stores, product_contexts
+from ct_ometria.commercetools.frames import CUSTOMERS, entity_frame
+from ct_ometria.commercetools.resolve import fetch_by_ids, fetch_stores
 from ct_ometria.config import MappingConfig
 from ct_ometria.defs.extract import mapped_output
 from ct_ometria.defs.metadata import md_table
 from ct_ometria.defs.partitions import daily_partitions
 from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
 from ct_ometria.defs.sync import PushConfig, sync_records
-from ct_ometria.delivery import candidates, deliver
+from ct_ometria.delivery import candidates
 from ct_ometria.mapping.frames import CONTACTS_SCHEMA, contacts_frame, guest_contacts_frame, orders_frame, products_frame
 from ct_ometria.mapping.stores import StoreContext, resolve_stores
-from ct_ometria.canonical import canonical_json
-from ct_ometria.mapping.consent import without_revived_opt_in
 from ct_ometria.reconcile import reconcile
+from ct_ometria.refresh import create_only_fields, line_product_ids, mark_sent_suppressed, no_revived_opt_ins, pull_products_forward
 from ct_ometria.validation import apply_schema, valid_rows
 
 CONTACTS_VALID, CONTACTS_ACCEPTED = "contacts_valid", "contacts_accepted"
@@ -188,40 +187,15 @@ def ometria_contacts_sync(
     compares each record's hash): batches of at most 100, one request every 1/8 s, 429 and 5xx
     retried honouring ``Retry-After``. Customers, consents and contacts set aside by the checks are
     parked as dead letters with their reason."""
-    ownership = mapping.load().ownership
     store = ledger.open()
-    contacts = _no_revived_opt_ins(ometria_contacts, store.suppressed_since(list(valid_rows(ometria_contacts)["id"])))
+    contacts = no_revived_opt_ins(ometria_contacts, store.suppressed_since(list(valid_rows(ometria_contacts)["id"])))
     yield from sync_records(
         context, config, ometria, ledger, contacts, "contact", CONTACTS_ACCEPTED, "contacts",
         upstream=[(ct_customers, "customer", "ct_customers", "document"), (ct_consents, "consent", "ct_consents", None)],
-        create_only=tuple(sorted(field for field, owner in ownership.items() if owner == "ometria_on_create")),
+        create_only=create_only_fields(mapping.load()),
     )  # fmt: skip
     if not config.dry_run:
-        # Remember who was sent suppressed (records Ometria accepted), for the rule above.
-        rows = valid_rows(contacts)
-        suppressed = list(rows[rows["consent_state"] == "suppressed"]["id"])
-        accepted = store.known("contact", suppressed)
-        store.mark_suppressed([record_id for record_id in suppressed if record_id in accepted])
-
-
-def _no_revived_opt_ins(contacts: pd.DataFrame, suppressed_since: dict) -> pd.DataFrame:
-    """Lifting a suppression never opts anyone back in by itself: an opt-in older than the contact's
-    last suppression is not sent."""
-    if not suppressed_since:
-        return contacts
-    contacts = contacts.copy()
-    for index, row in contacts.iterrows():
-        since = suppressed_since.get(row["id"])
-        if since is None or row["consent_state"] != "opted_in":
-            continue
-        given = pd.Timestamp(row["consent_at"]) if isinstance(row["consent_at"], str) else None
-        if given is None or given.to_pydatetime() <= since:
-            record = without_revived_opt_in(json.loads(row["record"]))
-            text = canonical_json(record)
-            contacts.at[index, "record"] = text
-            contacts.at[index, "record_bytes"] = len(text.encode("utf-8"))
-            contacts.at[index, "consent_state"] = "suppression_lifted"
-    return contacts
+        mark_sent_suppressed(contacts, store)
 
 
 @asset(check_specs=[_accepted_spec(PRODUCTS_ACCEPTED, "ometria_products_sync")], **SYNC)
@@ -252,48 +226,26 @@ def ometria_orders_sync(
     """Pushes new and changed orders after the run's products and contacts. A product an order line
     references that Ometria has never accepted (per the ledger) is read from commercetools and sent
     first, so a line never points at a product Ometria does not know."""
-    referenced = _line_product_ids(ct_orders, set(valid_rows(ometria_orders)["source_id"]))
+    referenced = line_product_ids(ct_orders, set(valid_rows(ometria_orders)["source_id"]))
     with ometria.client() as client:
         pulled = 0
-        if not config.dry_run:
-            pulled = _pull_products_forward(context, referenced, commercetools, mapping.load(), client, ledger.open())
+        if not config.dry_run and referenced:
+            settings = mapping.load()
+            with commercetools.client() as ct:
+                stores, project = fetch_stores(ct)
+                forward = pull_products_forward(
+                    ct, client, ledger.open(), settings, resolve_stores(stores, project, settings), referenced,
+                    run_id=context.run.run_id, stage="ometria_orders_sync",
+                )  # fmt: skip
+            pulled = forward.sent
+            if forward.missing:
+                context.log.warning(f"{len(forward.missing)} product(s) referenced by orders are not in "
+                                    f"commercetools: {forward.missing[:5]}")  # fmt: skip
         yield from sync_records(
             context, config, ometria, ledger, ometria_orders, "order", ORDERS_ACCEPTED, "orders",
             upstream=[(ct_orders, "ct_order", "ct_orders", "document")], client=client,
             extra_metadata={"products_pulled_forward": MetadataValue.int(pulled)},
         )  # fmt: skip
-
-
-def _line_product_ids(orders: pd.DataFrame, order_ids: set[str]) -> set[str]:
-    return {
-        line["productId"]
-        for row in orders.itertuples(index=False)
-        if row.id in order_ids
-        for line in json.loads(row.document).get("lineItems", [])
-        if line.get("productId")
-    }
-
-
-def _pull_products_forward(context, product_ids, commercetools, config, client, ledger) -> int:
-    """Send the referenced products Ometria has not accepted yet; returns how many records went."""
-    if not product_ids:
-        return 0
-    with commercetools.client() as ct:
-        documents = list(fetch_by_ids(ct, "products", product_ids).values())
-        contexts = product_contexts(ct, documents)
-        stores, project = fetch_stores(ct)
-    frame = products_frame(
-        entity_frame(documents, PRODUCTS, contexts), resolve_stores(stores, project, config), config,
-        dt.datetime.now(dt.timezone.utc),
-    )  # fmt: skip
-    items = candidates(valid_rows(frame).sort_values("is_variant", kind="stable"), "product")
-    known = {key for key, _ in ledger.known("product", [i.record_id for i in items]).items()}
-    delivery = deliver(client, ledger, [i for i in items if i.record_id not in known], run_id=context.run.run_id,
-                       stage="ometria_orders_sync")  # fmt: skip
-    missing = sorted(product_ids - {d["id"] for d in documents})
-    if missing:
-        context.log.warning(f"{len(missing)} product(s) referenced by orders are not in commercetools: {missing[:5]}")
-    return delivery.report.sent
 
 
 RECONCILED = "reconciled"

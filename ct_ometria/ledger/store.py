@@ -229,6 +229,22 @@ class Ledger:
             )
             return {row.record_id: row.source_id for row in rows if row.source_id}
 
+    def records_of_sources(self, record_type: str, source_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Per commercetools id, the records Ometria accepted from it (record id and identity hash)."""
+        columns = pushed_records.c
+        found: dict[str, list[dict[str, Any]]] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(source_ids), CHUNK):
+                chunk = list(source_ids[start : start + CHUNK])
+                rows = connection.execute(
+                    select(columns.source_id, columns.record_id, columns.identity_hash)
+                    .where(columns.record_type == record_type)
+                    .where(columns.source_id.in_(chunk))
+                )  # fmt: skip
+                for row in rows:
+                    found.setdefault(row.source_id, []).append({"record_id": row.record_id, "identity_hash": row.identity_hash})
+        return found
+
     def forget(self, record_type: str, record_ids: Sequence[str]) -> int:
         """Drop records from the ledger so the next run sends them again (Ometria refused them later)."""
         with self.engine.begin() as connection:

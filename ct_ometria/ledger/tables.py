@@ -70,3 +70,77 @@ cursors = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# ---- near-real-time events -------------------------------------------------------------------
+
+# commercetools messages already acted on (they are delivered at least once): dedupe by id.
+processed_messages = Table(
+    "processed_messages",
+    metadata,
+    Column("message_id", String(64), primary_key=True),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", String(64), nullable=False),
+    Column("sequence_number", Integer, nullable=True),
+    Column("resource_version", Integer, nullable=True),
+    Column("message_type", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
+Index("processed_messages_created", processed_messages.c.created_at)
+
+# The newest resource version each event effect was computed from: older messages are dropped.
+resource_versions = Table(
+    "resource_versions",
+    metadata,
+    Column("resource_type", String(32), primary_key=True),
+    Column("resource_id", String(64), primary_key=True),
+    Column("resource_version", Integer, nullable=False),
+    Column("sequence_number", Integer, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Behavioural events waiting for Ometria (storefront collector, cart poller): the inbox is durable,
+# so nothing is lost while the sensors are stopped. ``status``: pending, held (no identity yet),
+# sent, parked.
+event_inbox = Table(
+    "event_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(255), nullable=False, unique=True),
+    Column("source", String(32), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("record", Text, nullable=False),
+    Column("cart_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+)
+Index("event_inbox_status", event_inbox.c.status, event_inbox.c.id)
+Index("event_inbox_cart", event_inbox.c.cart_id)
+
+# The last state of each cart the poller saw, to diff the next one against.
+cart_snapshots = Table(
+    "cart_snapshots",
+    metadata,
+    Column("cart_id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("lines", Text, nullable=False),
+    Column("checkout_started", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# GDPR erasure requests for deleted customers (Ometria takes 6 per minute): queued, then sent.
+deletion_requests = Table(
+    "deletion_requests",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("identity_hash", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("request_id", String(64), nullable=True),
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("reason", Text, nullable=True),
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ class Emulator:
     server: LocalServer
     base_url: str
     project_key: str = PROJECT_KEY
+    _access_token: str | None = field(default=None, repr=False)
 
     @property
     def pid(self) -> int:
@@ -75,6 +76,56 @@ class Emulator:
         if retry_after is not None:
             body["retryAfter"] = retry_after
         self._post("faults", body)
+
+    def expire_messages(self, before: str) -> int:
+        """Delete messages created before ``before`` (ISO 8601), as the project's retention would."""
+        return self._post("messages/expire", {"before": before})["expired"]
+
+    def message_delivery(self, duplicate: bool = False, reverse: bool = False) -> None:
+        """Answer later message queries with each message twice and/or in reverse order."""
+        self._post("messages/delivery", {"duplicate": duplicate, "reverse": reverse})
+
+    # ---- writes through the real API (tests and the demo change the store as a shop would) ----
+    def _token(self) -> str:
+        if self._access_token is None:
+            env = self.env()
+            response = httpx.post(
+                f"{self.base_url}/oauth/token", data={"grant_type": "client_credentials", "scope": env["CTP_SCOPES"]},
+                auth=(env["CTP_CLIENT_ID"], env["CTP_CLIENT_SECRET"]), timeout=30,
+            )  # fmt: skip
+            response.raise_for_status()
+            self._access_token = response.json()["access_token"]
+        return self._access_token
+
+    def api(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One call to ``/{projectKey}{path}``; raises on an error status, naming it."""
+        for _ in range(2):
+            response = httpx.request(
+                method, f"{self.base_url}/{self.project_key}{path}", json=body, params=params,
+                headers={"Authorization": f"Bearer {self._token()}"}, timeout=30,
+            )  # fmt: skip
+            if response.status_code != 401:
+                break
+            self._access_token = None  # revoked by a test: take a new one
+        if response.status_code >= 300:
+            raise RuntimeError(f"emulator {method} {path}: HTTP {response.status_code}: {response.text[:500]}")
+        return response.json()
+
+    def create(self, resource: str, draft: dict[str, Any]) -> dict[str, Any]:
+        created = self.api("POST", f"/{resource}", draft)
+        return created.get("customer", created) if resource == "customers" else created
+
+    def update(self, resource: str, resource_id: str, *actions: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``actions`` to the resource's current version."""
+        version = self.api("GET", f"/{resource}/{resource_id}")["version"]
+        return self.api("POST", f"/{resource}/{resource_id}", {"version": version, "actions": list(actions)})
+
+    def delete(self, resource: str, resource_id: str) -> dict[str, Any]:
+        version = self.api("GET", f"/{resource}/{resource_id}")["version"]
+        return self.api("DELETE", f"/{resource}/{resource_id}", params={"version": version})
+
+    def messages(self) -> list[dict[str, Any]]:
+        return self.api("GET", "/messages", params={"limit": 500, "sort": "createdAt asc"})["results"]
 
     def stop(self) -> None:
         self.server.stop()

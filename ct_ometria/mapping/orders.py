@@ -11,11 +11,14 @@ Amounts (all in the order's currency, as commercetools charged them):
 - ``shipping``: the shipping price (gross when taxed); ``tax``: ``taxedPrice.totalTax``.
 
 Status: ``cancelled`` (``is_valid: false``) when the order state is Cancelled; ``refunded``
-(``is_valid: false``) when every unit of every line was refunded, because a fully refunded order
+(``is_valid: false``) when every unit of every line was refunded, or successful payment refunds
+reach the grand total, because a fully refunded order
 earned nothing and must not count as revenue (its lines still carry what was refunded); else
 ``complete`` when the order is Complete, ``shipped`` when shipped or delivered, ``pending``.
 Refunds come from return items whose payment state is ``Refunded``: they set ``quantity_refunded``
-on their line and ``refunded``, the line's paid total (gross when taxed) pro rata.
+on their line and ``refunded``, the line's paid total (gross when taxed) pro rata. Successful
+``Refund`` transactions of the order's payments add up to ``properties.refunded_amount``; units in
+return infos (refunded or not yet) to ``properties.returned_units``.
 """
 
 from __future__ import annotations
@@ -160,8 +163,13 @@ def order_record(order: Order, context: dict[str, Any] | None, store: StoreConte
     ]
     every_line = [(line.id, line.quantity) for line in (*order.line_items, *order.custom_line_items)]
     fully_refunded = bool(every_line) and all(refunded.get(i, 0) >= quantity for i, quantity in every_line)
-    state, valid = status(order, fully_refunded)
     grand_total = _money(_gross(order.taxed_price) or order.total_price, "taxedPrice.totalGross")
+    # Money given back by payment refunds (successful Refund transactions), which need no return.
+    refunds = [amount(money, f"paymentInfo.refunds.{i}") for i, money in enumerate((context or {}).get("refunds") or [])]
+    refunded_amount = sum((value for value in refunds if value is not None), Decimal(0)) if refunds else None
+    if refunded_amount is not None and grand_total and refunded_amount >= grand_total:
+        fully_refunded = True
+    state, valid = status(order, fully_refunded)
     shipping_info = order.shipping_info
     shipping = None
     if shipping_info is not None:
@@ -198,6 +206,8 @@ def order_record(order: Order, context: dict[str, Any] | None, store: StoreConte
             "shipping_method": shipping_info.shipping_method_name if shipping_info else None,
             "shipping_address": _address(order.shipping_address),
             "billing_address": _address(order.billing_address),
-            "properties": compact({"locale": order.locale, "commercetools_id": order.id, "order_number": order.order_number}),
+            "properties": compact({"locale": order.locale, "commercetools_id": order.id, "order_number": order.order_number,
+                                   "refunded_amount": refunded_amount,
+                                   "returned_units": sum(i.quantity for info in order.return_info for i in info.items) or None}),
         }
     )

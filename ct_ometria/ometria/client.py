@@ -10,6 +10,7 @@ can report it.
 from __future__ import annotations
 
 import time
+from collections import deque
 from urllib.parse import quote
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ MAX_RECORDS_PER_REQUEST = 100
 MAX_RECORD_BYTES = 60 * 1024
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 REST_RATE_PER_SECOND = 4.0
+DELETION_REQUESTS_PER_MINUTE = 6
 RECORD_TYPES = ("contact", "order", "product", "custom_event")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -127,6 +129,9 @@ class OmetriaClient:
         self.pacer = pacer or Pacer(settings.push_rate_per_second, sleep=sleep)
         # Ometria's REST (read) endpoints allow 4 requests per second per account.
         self.read_pacer = Pacer(REST_RATE_PER_SECOND, sleep=sleep)
+        # Data-deletion requests: 6 in any minute per account (a burst is allowed, so a window, not spacing).
+        self._deletions_sent: deque[float] = deque(maxlen=DELETION_REQUESTS_PER_MINUTE)
+        self._clock = time.monotonic
         self._budget = budget
         self._sleep = sleep
         self._http = httpx.Client(
@@ -262,6 +267,28 @@ class OmetriaClient:
         if response.status_code >= 300:
             raise UpstreamError(_refusal_message(response, (record_id,)), status=response.status_code)
         return _json(response)
+
+    def request_deletion(self, hashed_email: str, comment: str) -> str | None:
+        """Ask Ometria to anonymise a person (``POST /v2/data-deletion-requests``, GDPR): identified
+        by the SHA-256 of their trimmed, lower-cased email, never the email itself. Returns the
+        request's id."""
+        body = {"action": "anonymise", "identities": [{"hashed_email": hashed_email}], "comment": comment}
+
+        def call() -> httpx.Response:
+            if len(self._deletions_sent) == DELETION_REQUESTS_PER_MINUTE:
+                wait = 60.0 - (self._clock() - self._deletions_sent[0])
+                if wait > 0:
+                    self._sleep(wait)
+            self._deletions_sent.append(self._clock())
+            response = self._http.post("/data-deletion-requests", content=canonical_bytes(body))
+            raise_for_transient(response, "Ometria data-deletion request", TRANSIENT_STATUSES)
+            return response
+
+        response = retrying(self._budget, "Ometria data-deletion request", sleep=self._sleep)(call)
+        if response.status_code >= 300:
+            raise UpstreamError(_refusal_message(response, ()), status=response.status_code)
+        found = _json(response).get("id")
+        return None if found is None else str(found)
 
     def push_errors(self) -> list[dict[str, Any]]:
         """The newest asynchronous validation errors (``GET /v2/push/_errors``)."""

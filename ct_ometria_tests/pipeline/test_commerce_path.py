@@ -70,13 +70,15 @@ EXPECTED_PRODUCTS = {
 
 
 def order(order_id, ct_id, lines, grand_total, status="pending", valid=True, customer=ADA, currency="EUR", store=NL,
-          locale="nl-NL", **amounts):  # fmt: skip
+          locale="nl-NL", returned=None, **amounts):  # fmt: skip
     record = {
         "@type": "order", "id": order_id, "timestamp": "2024-05-02T10:15:00+00:00", "grand_total": D(grand_total),
         "currency": currency, "status": status, "is_valid": valid, "customer": customer, "lineitems": lines,
         "store": store, "channel": "web", "shipping_address": AMSTERDAM, "billing_address": AMSTERDAM,
         "properties": {"locale": locale, "commercetools_id": ct_id, "order_number": order_id},
     }  # fmt: skip
+    if returned:
+        record["properties"]["returned_units"] = returned
     record.update({key: D(value) if isinstance(value, str) and value[0].isdigit() else value for key, value in amounts.items()})
     return record
 
@@ -98,7 +100,7 @@ EXPECTED_ORDERS = {
     ),
     "ORD-B": order(
         "ORD-B", "order-b", [item("tee", "TEE-L", 3, "21.99", "65.97", "65.97", "0.00", quantity_refunded=1, refunded="21.99")],
-        "65.97", status="complete", subtotal="65.97", discount="0.00",
+        "65.97", status="complete", subtotal="65.97", discount="0.00", returned=1,
     ),
     "ORD-C": order("ORD-C", "order-c", [item("mug", "MUG-1", 1, "10.00", "10.00", "10.00", "0.00", on_sale=True)],
                    "10.00", status="cancelled", valid=False, subtotal="10.00", discount="0.00"),
@@ -109,12 +111,12 @@ EXPECTED_ORDERS = {
     "ORD-G": order(
         "ORD-G", "order-g", [item("tee", "TEE-M", 2, "19.99", "39.98", "39.98", "0.00", tax="6.94", quantity_refunded=1,
                                   refunded="19.99")],
-        "37.48", subtotal="42.48", discount="5.00",
+        "37.48", subtotal="42.48", discount="5.00", returned=1,
     ),
     "ORD-F": order(
         "ORD-F", "order-f",
         [item("mug", "MUG-1", 2, "10.00", "20.00", "20.00", "0.00", on_sale=True, quantity_refunded=2, refunded="20.00")],
-        "20.00", status="refunded", valid=False, subtotal="20.00", discount="0.00",
+        "20.00", status="refunded", valid=False, subtotal="20.00", discount="0.00", returned=2,
     ),
 }  # fmt: skip
 

@@ -26,6 +26,7 @@ def test_full_definitions_load():
         "ct_customers", "ct_consents", "ct_orders", "ct_products", "ct_categories",
         "ometria_contacts", "ometria_orders", "ometria_products",
         "ometria_contacts_sync", "ometria_products_sync", "ometria_orders_sync", "ometria_reconciliation",
+        "ometria_message_events", "ometria_cart_events", "ometria_storefront_events",
     }  # fmt: skip
     assert set(defs.resources) >= {"commercetools", "ometria", "mapping", "frames_io_manager"}
 
@@ -48,13 +49,28 @@ def test_checks_that_guard_the_push_are_blocking():
 
 def test_entity_assets_share_one_daily_utc_partitioning_with_single_run_backfills():
     graph = defs.get_repository_def().asset_graph
-    partitions = {graph.get(key).partitions_def for key in graph.get_all_asset_keys()}
+    entity_keys = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name != "events"]
+    partitions = {graph.get(key).partitions_def for key in entity_keys}
     assert len(partitions) == 1
     [daily] = partitions
     assert isinstance(daily, DailyPartitionsDefinition) and daily.timezone == "UTC"
     assert daily.start == dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
-    for key in graph.get_all_asset_keys():
+    for key in entity_keys:
         assert graph.get(key).backfill_policy.max_partitions_per_run is None  # single run
+
+
+def test_event_sensors_poll_every_30_seconds_by_default_and_launch_their_jobs():
+    repository = defs.get_repository_def()
+    sensors = {sensor.name: sensor for sensor in repository.sensor_defs}
+    assert {name: (sensor.job_name, sensor.minimum_interval_seconds) for name, sensor in sensors.items()} == {
+        "commercetools_messages_sensor": ("commercetools_message_events", 30),
+        "commercetools_carts_sensor": ("commercetools_cart_events", 30),
+        "storefront_inbox_sensor": ("storefront_events", 30),
+    }
+    graph = repository.asset_graph
+    for name in ("ometria_message_events", "ometria_cart_events", "ometria_storefront_events"):
+        node = graph.get(AssetKey(name))
+        assert node.partitions_def is None and node.group_name == "events" and len(node.pools) == 1
 
 
 def test_sync_is_limited_by_the_ometria_pool_and_extraction_by_commercetools():

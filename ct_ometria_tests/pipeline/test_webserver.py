@@ -47,7 +47,8 @@ def test_webserver_loads_the_code_location_and_lists_the_assets(tmp_path):
         ("ct_customers",), ("ct_consents",), ("ct_orders",), ("ct_products",), ("ct_categories",),
         ("ometria_contacts",), ("ometria_orders",), ("ometria_products",),
         ("ometria_contacts_sync",), ("ometria_products_sync",), ("ometria_orders_sync",), ("ometria_reconciliation",),
+        ("ometria_message_events",), ("ometria_cart_events",), ("ometria_storefront_events",),
     }  # fmt: skip
     assert nodes[("ct_customers",)]["groupName"] == "commercetools"
     assert all(node["hasAssetChecks"] for node in nodes.values())
-    assert all(node["partitionDefinition"] is not None for node in nodes.values())
+    assert all((node["partitionDefinition"] is None) == (node["groupName"] == "events") for node in nodes.values())

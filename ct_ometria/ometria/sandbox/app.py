@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 from uuid import uuid4
 
@@ -18,7 +19,7 @@ from .control import control_routes
 from .ratelimit import retry_after_header
 from .responses import authenticate, problem, settle
 from .rules import RECORD_TYPES
-from .store import Account, SandboxStore
+from .store import Account, SandboxStore, utc_now
 
 RECORD_TOO_LARGE = "Payload invalid: Record is too large"
 MAX_LIST_LIMIT = 250
@@ -167,11 +168,61 @@ async def list_products(request: Request) -> Response:
     return JSONResponse(account.list_records("product")[offset : offset + limit])
 
 
+HASHED_EMAIL = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _deletion_problem(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "body must be a JSON object"
+    if body.get("action") != "anonymise":
+        return 'action must be "anonymise"'
+    identities = body.get("identities")
+    if not isinstance(identities, list) or not identities:
+        return "identities must be a non-empty list"
+    for i, identity in enumerate(identities):
+        if not isinstance(identity, dict) or not isinstance(identity.get("hashed_email"), str):
+            return f"identities > {i} > hashed_email is required"
+        if not HASHED_EMAIL.match(identity["hashed_email"]):
+            return f"identities > {i} > hashed_email must be a lower-case hex SHA-256 digest"
+    if body.get("comment") is not None and not isinstance(body["comment"], str):
+        return "comment must be a string"
+    return None
+
+
+async def data_deletion_requests(request: Request) -> Response:
+    """GDPR anonymisation requests: 6 per minute per account; listed back by GET."""
+    auth = authenticate(request)
+    if not isinstance(auth, Account):
+        return auth
+    if request.method == "GET":
+        with auth.lock:
+            return JSONResponse(list(auth.deletion_requests))
+    wait = auth.deletion_limiter.try_acquire()
+    if wait is not None:
+        with auth.lock:
+            auth.throttled += 1
+        return problem(429, "data-deletion request rate limit exceeded", headers={"Retry-After": retry_after_header(wait)})
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return problem(400, "body is not valid JSON")
+    detail = _deletion_problem(body)
+    if detail is not None:
+        return problem(400, detail)
+    created = {"id": str(uuid4()), "action": "anonymise", "comment": body.get("comment"),
+               "identities": body["identities"], "source": {"origin": "api"},
+               "timestamp_created": utc_now(), "timestamp_completed": None}  # fmt: skip
+    with auth.lock:
+        auth.deletion_requests.append(created)
+    return JSONResponse(created, status_code=201)
+
+
 def create_app(config: SandboxConfig) -> Starlette:
     """Build the sandbox ASGI app; state lives in memory for the lifetime of the app object."""
     routes = [
         Route("/v2/push", push, methods=["POST"]),
         Route("/v2/push/_errors", push_errors, methods=["GET"]),
+        Route("/v2/data-deletion-requests", data_deletion_requests, methods=["GET", "POST"]),
         Route("/v2/contacts/{id:path}", _read_one("contact"), methods=["GET"]),
         Route("/v2/orders/{id:path}", _read_one("order"), methods=["GET"]),
         Route("/v2/products", list_products, methods=["GET"]),

@@ -18,6 +18,7 @@ class SandboxConfig(BaseModel):
     api_keys: list[str] = Field(min_length=1, repr=False)
     push_rate_per_second: float = Field(default=8, gt=0)
     rest_rate_per_second: float = Field(default=4, gt=0)
+    deletion_requests_per_minute: int = Field(default=6, ge=1)
     max_records: int = Field(default=100, ge=1)
     max_record_bytes: int = Field(default=60 * 1024, ge=1)
     queue_capacity: int = Field(default=50_000, ge=1)

@@ -25,6 +25,13 @@ class SlidingWindowLimiter:
         self._hits: deque[float] = deque()
         self._lock = threading.Lock()
 
+    @classmethod
+    def per_window(cls, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> SlidingWindowLimiter:
+        """``limit`` requests in any ``window`` seconds (6 per 60 s is not 1 per 10 s: bursts are allowed)."""
+        limiter = cls(limit / window, clock)
+        limiter.limit, limiter.window = limit, window
+        return limiter
+
     def try_acquire(self) -> float | None:
         """Record a request and return None when allowed; otherwise return seconds until a slot frees up."""
         with self._lock:

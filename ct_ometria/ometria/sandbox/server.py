@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 from contextlib import contextmanager
 
 import httpx
@@ -34,13 +35,19 @@ def serve(
 
     ``port=0`` picks a free port; the first line printed names the address actually bound (and the
     process id, so whoever started it can stop it), never the API keys."""
+    serve_app(create_app(config), "ometria sandbox", host, port, log_level=log_level)
+
+
+def serve_app(app: Any, name: str, host: str, port: int, *, log_level: str = "info") -> None:
+    """Serve an ASGI app until interrupted, announcing ``{name} on http://host:port pid=…``."""
     if host not in ("127.0.0.1", "localhost", "::1"):
-        logger.warning("ometria sandbox is binding a non-loopback address %s", host)
+        logger.warning("%s is binding a non-loopback address %s", name, host)
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_uvicorn_config(config, host, bound_port, log_level))
+    # No access log of headers: uvicorn never logs secret header values.
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=bound_port, log_level=log_level, lifespan="off"))
     url_host = f"[{host}]" if ":" in host else host
-    print(f"ometria sandbox on http://{url_host}:{bound_port} pid={os.getpid()}", flush=True)
+    print(f"{name} on http://{url_host}:{bound_port} pid={os.getpid()}", flush=True)
     try:
         server.run(sockets=[sock])
     finally:

@@ -46,6 +46,7 @@ class Account:
         self.lock = threading.RLock()
         self.push_limiter = SlidingWindowLimiter(config.push_rate_per_second)
         self.rest_limiter = SlidingWindowLimiter(config.rest_rate_per_second)
+        self.deletion_limiter = SlidingWindowLimiter.per_window(config.deletion_requests_per_minute, 60.0)
         self.reset()
 
     def reset(self) -> None:
@@ -60,8 +61,10 @@ class Account:
             self.throttled = 0
             self.fault: dict[str, Any] | None = None
             self.latency_seconds = self.config.latency_seconds
+            self.deletion_requests: list[dict[str, Any]] = []
             self.push_limiter.reset()
             self.rest_limiter.reset()
+            self.deletion_limiter.reset()
 
     # ---- queue -------------------------------------------------------------------------------
     @property
@@ -190,6 +193,7 @@ class Account:
                     "request_id": request_id,
                     "status": status,
                     "record_count": len(records) if records is not None else 0,
+                    "record_ids": [r.get("id") for r in records or [] if isinstance(r, dict)],
                     "type": types.pop() if len(types) == 1 else ("mixed" if types else None),
                     "received_at": utc_now(),
                     "rejected": rejected,

@@ -1,0 +1,1 @@
+"""Near-real-time events: commercetools messages, cart activity and storefront signals."""
