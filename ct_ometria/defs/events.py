@@ -53,6 +53,7 @@ MESSAGES_DELIVERED, MESSAGES_RETAINED = "message_effects_delivered", "messages_w
 CARTS_DELIVERED, STOREFRONT_DELIVERED = "cart_events_delivered", "storefront_events_delivered"
 # A run that failed is requested again after this long, even when nothing new arrived.
 RETRY_EPOCH_SECONDS = 600
+SENSOR_PAGES = 4
 EVENTS = dict(group_name="events", kinds={"commercetools", "ometria"})
 
 
@@ -305,9 +306,14 @@ def commercetools_messages_sensor(
     if mark < retention_edge:
         return RunRequest(run_key=f"messages-behind-{ct_datetime(mark)}-{_epoch()}", tags={"ct_ometria/behind_retention": "true"})
     with commercetools.client() as ct:
-        messages = read_messages(ct, max(mark - dt.timedelta(seconds=config.events.overlap_seconds), retention_edge))
+        # A tick only needs to know whether anything is new: a backlog is read by the run, not here.
+        messages = read_messages(ct, max(mark - dt.timedelta(seconds=config.events.overlap_seconds), retention_edge),
+                                 max_pages=SENSOR_PAGES)  # fmt: skip
     done = EventStore(store).processed([m["id"] for m in messages])
     new = [m for m in messages if m["id"] not in done]
+    if not new and len(messages) >= SENSOR_PAGES * 500:
+        # More messages than a tick reads, none new among them: let a run read them all.
+        return RunRequest(run_key=f"messages-backlog-{_epoch()}", tags={"ct_ometria/messages": "backlog"})
     if not new:
         return SkipReason(f"no new messages since {ct_datetime(mark)}")
     newest = max(new, key=lambda m: (m["createdAt"], m["id"]))

@@ -61,8 +61,11 @@ MESSAGE_TYPES = tuple(sorted(EFFECTS))
 PAGE = 500
 
 
-def read_messages(client: CommercetoolsClient, since: dt.datetime, until: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Every message of a handled type created in [since, until), oldest first."""
+def read_messages(
+    client: CommercetoolsClient, since: dt.datetime, until: dt.datetime | None = None, max_pages: int | None = None
+) -> list[dict[str, Any]]:
+    """Every message of a handled type created in [since, until) (or the first ``max_pages`` pages
+    of them), oldest first."""
     where = "createdAt >= :since and type in :types"
     variables: dict[str, Any] = {"since": ct_datetime(since)}
     if until is not None:
@@ -79,7 +82,7 @@ def read_messages(client: CommercetoolsClient, since: dt.datetime, until: dt.dat
             params += [("where", "id > :lastId"), ("var.lastId", last_id)]
         page = client.get("/messages", params).get("results", [])
         found += page
-        if len(page) < PAGE:
+        if len(page) < PAGE or (max_pages is not None and len(found) >= max_pages * PAGE):
             break
         last_id = page[-1]["id"]
     return sorted(found, key=lambda m: (m["createdAt"], m["resource"]["id"], m.get("sequenceNumber") or 0))
