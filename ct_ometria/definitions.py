@@ -60,6 +60,8 @@ def build_resources() -> dict:
             api_key=EnvVar("OMETRIA_API_KEY"),
             api_url=env_value("OMETRIA_API_URL", DEFAULT_OMETRIA_API_URL) or DEFAULT_OMETRIA_API_URL,
             push_rate_per_second=push_rate(),
+            # Every run shares the account's rate through the ledger's database.
+            shared_rate_url=EnvVar("CT_OMETRIA_DATABASE_URL") if env_value("CT_OMETRIA_DATABASE_URL") else database_url(),
         ),
         "mapping": MappingConfigResource(path=mapping_config_path()),
         # The URL may hold a password: an EnvVar, so the UI shows the variable's name, not its value.

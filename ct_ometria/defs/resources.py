@@ -12,6 +12,8 @@ from ct_ometria.commercetools.client import CommercetoolsClient
 from ct_ometria.config import MappingConfig, load_mapping_config
 from ct_ometria.ometria.client import OmetriaClient
 from ct_ometria.ledger.store import POSTGRES_SCHEMA, Ledger
+from ct_ometria.ometria.pacer import Pacer
+from ct_ometria.ometria.shared_rate import shared_rate
 from ct_ometria.settings import (
     DEFAULT_OMETRIA_API_URL,
     DEFAULT_PUSH_RATE,
@@ -55,6 +57,9 @@ class OmetriaResource(ConfigurableResource):
     api_key: str
     api_url: str = DEFAULT_OMETRIA_API_URL
     push_rate_per_second: float = DEFAULT_PUSH_RATE
+    # The database whose bucket every process pushing to this account shares (the ledger's):
+    # PostgreSQL or an SQLite file. None: this process paces itself alone.
+    shared_rate_url: str | None = None
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self.settings()
@@ -66,8 +71,14 @@ class OmetriaResource(ConfigurableResource):
 
     @contextmanager
     def client(self) -> Iterator[OmetriaClient]:
-        with OmetriaClient(self.settings()) as client:
-            yield client
+        settings = self.settings()
+        shared = shared_rate(self.shared_rate_url, settings.push_rate_per_second) if self.shared_rate_url else None
+        try:
+            with OmetriaClient(settings, pacer=Pacer(settings.push_rate_per_second, shared=shared)) as client:
+                yield client
+        finally:
+            if shared is not None:
+                shared.close()
 
 
 class MappingConfigResource(ConfigurableResource):

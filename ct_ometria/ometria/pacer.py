@@ -12,9 +12,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 QUEUE_LOW_WATER = 10_000
 SAFETY_MARGIN = 0.03
+
+
+class Gate(Protocol):
+    def acquire(self) -> None: ...
 
 
 class Pacer:
@@ -24,6 +29,7 @@ class Pacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        shared: Gate | None = None,
     ):
         if rate_per_second <= 0:
             raise ValueError(f"rate must be positive, got {rate_per_second}")
@@ -34,6 +40,8 @@ class Pacer:
         self._slowdown = 1.0
         self._lock = threading.Lock()
         self.waited = 0.0
+        # Other processes pushing to the same account take their slots from this gate too.
+        self.shared = shared
 
     @property
     def slowdown(self) -> float:
@@ -49,6 +57,10 @@ class Pacer:
         if start > now:
             self.waited += start - now
             self._sleep(start - now)
+        if self.shared is not None:
+            before = self._clock()
+            self.shared.acquire()
+            self.waited += self._clock() - before
 
     def observe_queue(self, remaining: int | None) -> None:
         """Slow down as Ometria's queue fills: 1x above the low-water mark, up to 10x near empty."""

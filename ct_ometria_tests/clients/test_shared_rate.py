@@ -1,0 +1,59 @@
+"""Two processes pushing to one account share its rate through the database: the sandbox, which
+allows 8 requests in any second, never answers 429."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from sqlalchemy import create_engine, text
+
+POSTGRES_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+PUSHER = textwrap.dedent('''
+    import os, sys
+    from ct_ometria.defs.resources import OmetriaResource
+    shared = os.environ.get("SHARED_RATE_URL") or None
+    resource = OmetriaResource(api_key=os.environ["PUSH_KEY"], api_url=os.environ["PUSH_URL"], shared_rate_url=shared)
+    records = [{"@type": "product", "id": f"{sys.argv[1]}-{i}", "title": "x"} for i in range(int(sys.argv[2]))]
+    with resource.client() as client:
+        report = client.push(records)
+    print(report.sent, client.throttled)
+''')
+
+
+def push_together(sandbox, shared_url: str | None, batches: int = 24) -> list[tuple[int, int]]:
+    env = {**os.environ, "PUSH_KEY": sandbox.api_key, "PUSH_URL": sandbox.base_url, "SHARED_RATE_URL": shared_url or ""}
+    processes = [subprocess.Popen([sys.executable, "-c", PUSHER, name, str(batches * 100)], env=env,
+                                  stdout=subprocess.PIPE, text=True) for name in ("a", "b")]  # fmt: skip
+    outputs = [process.communicate(timeout=120)[0].split() for process in processes]
+    return [(int(sent), int(throttled)) for sent, throttled in outputs]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    name = "ratelimit___ometria_push"
+    with create_engine(POSTGRES_URL).begin() as connection:
+        connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    yield POSTGRES_URL
+
+
+def test_two_processes_sharing_the_rate_are_never_throttled(sandbox, shared_url):
+    results = push_together(sandbox, shared_url)
+    assert results == [(2400, 0), (2400, 0)]
+    assert sandbox.get("stats")["throttled"] == 0
+    stamps = sorted(r["received_at"] for r in sandbox.requests())
+    assert len(stamps) == 48
+
+
+def test_without_the_shared_rate_the_same_pushes_are_throttled(sandbox):
+    # The control: each process alone keeps to 8 per second, together they do not.
+    results = push_together(sandbox, None, batches=16)
+    assert [sent for sent, _ in results] == [1600, 1600]
+    assert sandbox.get("stats")["throttled"] > 0
