@@ -24,6 +24,10 @@ def parser() -> argparse.ArgumentParser:
     sync.add_argument("--start", type=_date, required=True, metavar="YYYY-MM-DD")
     sync.add_argument("--end", type=_date, required=True, metavar="YYYY-MM-DD")
     sync.add_argument("--dry-run", action="store_true", help="report what would be sent; push nothing, touch no ledger")
+    sync.add_argument("--days-per-run", type=int, default=None, metavar="N",
+                      help="one run per N days instead of one run for the range: memory holds N days at a time")
+    sync.add_argument("--workers", type=int, default=1, metavar="W",
+                      help="with --days-per-run, run W chunks at once as separate processes (default 1)")
 
     letters = commands.add_parser("dead-letters", help="records that could not go to Ometria")
     letter_commands = letters.add_subparsers(dest="letters_command", required=True)
@@ -38,6 +42,7 @@ def parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="serve the local Ometria sandbox on 127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080, help="0 picks a free port (default 8080)")
     sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--latency-ms", type=int, default=0, help="delay every push answer by this much (benchmarks)")
     sandbox.add_argument(
         "--api-key-env",
         default="OMETRIA_API_KEY",
@@ -60,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sync":
             from ct_ometria.cli.sync import sync_command
 
-            return sync_command(args.start, args.end, args.dry_run)
+            return sync_command(args.start, args.end, args.dry_run, args.days_per_run, args.workers)
         if args.command == "dead-letters":
             from ct_ometria.cli.dead_letters import list_command, replay_command
 
@@ -70,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sandbox":
             from ct_ometria.cli.sandbox import sandbox_command
 
-            return sandbox_command(args.host, args.port, args.api_key_env)
+            return sandbox_command(args.host, args.port, args.api_key_env, args.latency_ms)
         if args.command == "collector":
             from ct_ometria.cli.collector import collector_command
 

@@ -7,9 +7,9 @@ from ct_ometria.ometria.sandbox import SandboxConfig, serve
 from ct_ometria.settings import env_value
 
 
-def sandbox_command(host: str, port: int, api_key_env: str) -> int:
+def sandbox_command(host: str, port: int, api_key_env: str, latency_ms: int = 0) -> int:
     api_key = env_value(api_key_env)
     if not api_key:
         raise ConfigError(f"{api_key_env} is not set: the sandbox needs the API key its clients must send")
-    serve(SandboxConfig(api_keys=[api_key]), host=host, port=port)
+    serve(SandboxConfig(api_keys=[api_key], latency_seconds=latency_ms / 1000), host=host, port=port)
     return 0

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,7 +186,65 @@ def print_summary(outcome: SyncOutcome, start: dt.date, end: dt.date, home: str)
         print(f"  failure {failure}", file=sys.stderr)
 
 
-def sync_command(start: dt.date, end: dt.date, dry_run: bool = False) -> int:
+def chunks(start: dt.date, end: dt.date, days_per_run: int | None) -> list[tuple[dt.date, dt.date]]:
+    """[start, end] cut into consecutive runs of at most ``days_per_run`` days (None: one run)."""
+    if not days_per_run:
+        return [(start, end)]
+    found, first = [], start
+    while first <= end:
+        last = min(end, first + dt.timedelta(days=days_per_run - 1))
+        found.append((first, last))
+        first = last + dt.timedelta(days=1)
+    return found
+
+
+def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_run: int | None = None,
+                 workers: int = 1) -> int:  # fmt: skip
+    """One run over the range, or (``days_per_run``) one run per chunk of days: memory then holds one
+    chunk, not the range; with ``workers`` > 1, that many chunks run at once as their own processes,
+    so one chunk's extraction overlaps another's push (the account's rate is shared between them)."""
+    if end < start:
+        raise ConfigError(f"--end {end} is before --start {start}")
+    parts = chunks(start, end, days_per_run)
+    if len(parts) == 1:
+        return _sync_one(start, end, dry_run)
+    if workers <= 1:
+        failed = [part for part in parts if _sync_one(*part, dry_run) != 0]
+    else:
+        failed = _sync_in_processes(parts, dry_run, workers)
+    if failed:
+        print(f"{len(failed)} of {len(parts)} runs failed: " + ", ".join(f"{a} .. {b}" for a, b in failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _sync_in_processes(parts: list[tuple[dt.date, dt.date]], dry_run: bool, workers: int) -> list[tuple[dt.date, dt.date]]:
+    check_settings()
+    ensure_dagster_home()
+    pending, running, failed = list(parts), [], []
+    while pending or running:
+        while pending and len(running) < workers:
+            first, last = pending.pop(0)
+            command = [sys.executable, "-m", "ct_ometria.cli", "sync", "--start", first.isoformat(), "--end", last.isoformat()]
+            # A file, not a pipe: a child's log can outgrow a pipe's buffer before it ends.
+            output = tempfile.TemporaryFile("w+")
+            process = subprocess.Popen(command + (["--dry-run"] if dry_run else []), stdout=output,
+                                       stderr=subprocess.STDOUT, text=True)  # fmt: skip
+            running.append(((first, last), process, output))
+        for entry in list(running):
+            part, process, output = entry
+            if process.poll() is None:
+                continue
+            running.remove(entry)
+            output.seek(0)
+            print(output.read(), end="")
+            output.close()
+            if process.returncode != 0:
+                failed.append(part)
+        time.sleep(0.2)
+    return failed
+
+
+def _sync_one(start: dt.date, end: dt.date, dry_run: bool = False) -> int:
     check_settings()
     home = ensure_dagster_home()
     outcome = run_sync(start, end, dry_run)

@@ -39,6 +39,12 @@ def pydantic_reasons(error: ValidationError) -> str:
 
 
 def _utc(value: Any) -> pd.Timestamp | None:
+    if isinstance(value, str) and value.endswith("Z"):
+        # commercetools' own form (2024-05-02T09:00:00.000Z): the C parser, several times faster.
+        try:
+            return pd.Timestamp(dt.datetime.fromisoformat(value[:-1] + "+00:00"))
+        except ValueError:
+            pass
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError):

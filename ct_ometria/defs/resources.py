@@ -12,6 +12,7 @@ from ct_ometria.commercetools.client import CommercetoolsClient
 from ct_ometria.config import MappingConfig, load_mapping_config
 from ct_ometria.ometria.client import OmetriaClient
 from ct_ometria.ledger.store import POSTGRES_SCHEMA, Ledger
+from ct_ometria.ometria.client import REST_RATE_PER_SECOND
 from ct_ometria.ometria.pacer import Pacer
 from ct_ometria.ometria.shared_rate import shared_rate
 from ct_ometria.settings import (
@@ -72,13 +73,19 @@ class OmetriaResource(ConfigurableResource):
     @contextmanager
     def client(self) -> Iterator[OmetriaClient]:
         settings = self.settings()
-        shared = shared_rate(self.shared_rate_url, settings.push_rate_per_second) if self.shared_rate_url else None
+        gates = []
+        if self.shared_rate_url:
+            # Pushes (8 per second) and REST reads (4 per second) are counted per account.
+            gates = [shared_rate(self.shared_rate_url, settings.push_rate_per_second, "ometria_push"),
+                     shared_rate(self.shared_rate_url, REST_RATE_PER_SECOND, "ometria_rest")]  # fmt: skip
+        pacer = Pacer(settings.push_rate_per_second, shared=gates[0] if gates else None)
+        read_pacer = Pacer(REST_RATE_PER_SECOND, shared=gates[1] if gates else None)
         try:
-            with OmetriaClient(settings, pacer=Pacer(settings.push_rate_per_second, shared=shared)) as client:
+            with OmetriaClient(settings, pacer=pacer, read_pacer=read_pacer) as client:
                 yield client
         finally:
-            if shared is not None:
-                shared.close()
+            for gate in gates:
+                gate.close()
 
 
 class MappingConfigResource(ConfigurableResource):

@@ -120,6 +120,7 @@ class OmetriaClient:
         settings: OmetriaSettings,
         *,
         pacer: Pacer | None = None,
+        read_pacer: Pacer | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         budget: RetryBudget = RetryBudget(),
@@ -128,7 +129,7 @@ class OmetriaClient:
         self.settings = settings
         self.pacer = pacer or Pacer(settings.push_rate_per_second, sleep=sleep)
         # Ometria's REST (read) endpoints allow 4 requests per second per account.
-        self.read_pacer = Pacer(REST_RATE_PER_SECOND, sleep=sleep)
+        self.read_pacer = read_pacer or Pacer(REST_RATE_PER_SECOND, sleep=sleep)
         # Data-deletion requests: 6 in any minute per account (a burst is allowed, so a window, not spacing).
         self._deletions_sent: deque[float] = deque(maxlen=DELETION_REQUESTS_PER_MINUTE)
         self._clock = time.monotonic
@@ -299,6 +300,7 @@ class OmetriaClient:
         return errors if isinstance(errors, list) else []
 
     def _get_errors(self) -> httpx.Response:
+        self.read_pacer.acquire()
         response = self._http.get("/push/_errors")
         raise_for_transient(response, "Ometria push errors", TRANSIENT_STATUSES)
         return response

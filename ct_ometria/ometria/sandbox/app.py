@@ -80,9 +80,10 @@ async def push(request: Request) -> Response:
     if fault is not None:
         retry = fault.get("retry_after")
         return refuse(fault["status"], "injected fault", retry_after=None if retry is None else str(retry))
+    # The rate is counted on arrival, as Ometria counts it; the latency is the answer's.
+    wait = account.push_limiter.try_acquire()
     if account.latency_seconds:
         await asyncio.sleep(account.latency_seconds)
-    wait = account.push_limiter.try_acquire()
     if wait is not None:
         return refuse(429, "push rate limit exceeded", retry_after=retry_after_header(wait))
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -1,0 +1,68 @@
+"""Backfill throughput and memory: a whole generated store, commercetools to the sandbox, in one run.
+
+Starts the streaming commercetools server over a generated store and the sandbox in rate-limited mode
+(8 pushes per second, ``--latency-ms`` per push), runs ``ct-ometria sync`` over every day of the store
+as its own process, and prints the records sent, the wall time, the throughput against Ometria's
+ceiling of 800 records per second, the 429 answers, the push requests, and the run's peak memory.
+
+    .venv/bin/python bench/backfill.py --orders 10000
+    .venv/bin/python bench/backfill.py --orders 100000 --latency-ms 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import CEILING, peak_window, pushes, servers, timed_sync  # noqa: E402
+from bench.store import Store  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--days-per-run", type=int, default=None, help="ct-ometria sync --days-per-run")
+    parser.add_argument("--workers", type=int, default=1, help="ct-ometria sync --workers")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    store = Store(args.orders, args.days)
+    with servers(args.orders, args.days, args.latency_ms) as bench:
+        last = store.end - dt.timedelta(days=1)
+        extra = ["--days-per-run", str(args.days_per_run), "--workers", str(args.workers)] if args.days_per_run else []
+        run = timed_sync(bench, store.start.date(), last, *extra)
+        if run.returncode != 0:
+            print(run.output[-4000:])
+            return 1
+        stats = bench.sandbox("stats")
+        requests = pushes(bench)
+    records = sum(r["record_count"] for r in requests)
+    first = min(r["received_at"] for r in requests)
+    final = max(r["received_at"] for r in requests)
+    push_seconds = (dt.datetime.fromisoformat(final[:-1]) - dt.datetime.fromisoformat(first[:-1])).total_seconds()
+    figures = {
+        "orders": args.orders, "customers": store.counts["customer"], "products": store.counts["product"],
+        "days": args.days, "days_per_run": args.days_per_run, "workers": args.workers, "latency_ms": args.latency_ms, "records_sent": records, "push_requests": len(requests),
+        "records_per_request": round(records / len(requests), 1), "wall_seconds": round(run.seconds, 1),
+        "end_to_end_records_per_second": round(records / run.seconds, 1),
+        "end_to_end_share_of_ceiling": round(records / run.seconds / CEILING, 3),
+        "push_phase_records_per_second": round(records / push_seconds, 1) if push_seconds else None,
+        "push_phase_share_of_ceiling": round(records / push_seconds / CEILING, 3) if push_seconds else None,
+        "throttled_429": stats["throttled"], "peak_pushes_in_1s": peak_window(requests),
+        "peak_rss_mb": round(run.peak_rss_mb, 1), "stored": stats["records"],
+    }  # fmt: skip
+    for key, value in figures.items():
+        print(f"{key:>32}: {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

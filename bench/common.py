@@ -1,0 +1,125 @@
+"""What the benchmark scripts share: the servers they start and the sync they time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ct_ometria.local.process import LocalServer  # noqa: E402
+
+CT_READY = re.compile(r"bench commercetools on (http://127\.0\.0\.1:\d+) pid=(\d+)")
+SANDBOX_READY = re.compile(r"ometria sandbox on (http://127\.0\.0\.1:\d+) pid=(\d+)")
+CEILING = 800.0  # Ometria: 8 pushes per second of at most 100 records
+
+
+@dataclass
+class Bench:
+    ct_url: str
+    sandbox_url: str
+    api_key: str
+    home: Path
+    env: dict[str, str]
+
+    def sandbox(self, path: str) -> Any:
+        response = httpx.get(f"{self.sandbox_url}/__sandbox/{path}", headers={"X-Ometria-Auth": self.api_key}, timeout=120)
+        response.raise_for_status()
+        return response.json()
+
+    def change(self, share: float, at: dt.datetime) -> dict[str, Any]:
+        return httpx.post(f"{self.ct_url}/__bench/change", json={"share": share, "at": at.isoformat()}, timeout=30).json()
+
+
+@contextmanager
+def servers(orders: int, days: int, latency_ms: int = 50) -> Any:
+    """The streaming commercetools server and the rate-limited sandbox, under a fresh DAGSTER_HOME."""
+    home = Path(tempfile.mkdtemp(prefix="ct-ometria-bench-"))
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    api_key = secrets.token_urlsafe(16)
+    started = []
+    try:
+        ct = LocalServer([sys.executable, str(ROOT / "bench" / "ctserver.py"), "--orders", str(orders), "--days", str(days)],
+                         CT_READY, cwd=ROOT, timeout=60)  # fmt: skip
+        started.append(ct)
+        sandbox = LocalServer([sys.executable, "-m", "ct_ometria.cli", "sandbox", "--port", "0", "--api-key-env",
+                               "BENCH_SANDBOX_KEY", "--latency-ms", str(latency_ms)], SANDBOX_READY, cwd=ROOT,
+                              env={**os.environ, "BENCH_SANDBOX_KEY": api_key}, timeout=60)  # fmt: skip
+        started.append(sandbox)
+        ct_url, sandbox_url = ct.ready.group(1), sandbox.ready.group(1)
+        env = {**os.environ, "DAGSTER_HOME": str(home), "CTP_PROJECT_KEY": "bench", "CTP_CLIENT_ID": "bench",
+               "CTP_CLIENT_SECRET": "bench-secret", "CTP_AUTH_URL": ct_url, "CTP_API_URL": ct_url,
+               "OMETRIA_API_KEY": api_key, "OMETRIA_API_URL": sandbox_url,
+               "CT_OMETRIA_DATABASE_URL": f"sqlite:///{home / 'ledger.db'}"}  # fmt: skip
+        env.pop("CT_OMETRIA_CONFIG", None)
+        for url in (f"{ct_url}/__bench/stats", f"{sandbox_url}/__sandbox/stats"):
+            _wait(url, {"X-Ometria-Auth": api_key})
+        yield Bench(ct_url, sandbox_url, api_key, home, env)
+    finally:
+        for server in reversed(started):
+            server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _wait(url: str, headers: dict[str, str]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url, headers=headers, timeout=2)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@dataclass
+class Timed:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    output: str
+
+
+def timed_sync(bench: Bench, start: dt.date, end: dt.date, *extra: str) -> Timed:
+    """``ct-ometria sync`` over [start, end] as its own process: wall time and its peak memory."""
+    began = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "ct_ometria.cli", "sync", "--start", start.isoformat(),
+                                "--end", end.isoformat(), *extra], cwd=ROOT, env=bench.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    assert process.stdout is not None
+    output = process.stdout.read()
+    # wait4, not wait: the child's own peak resident memory (ru_maxrss, in KiB on Linux).
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return Timed(time.monotonic() - began, usage.ru_maxrss / 1024, process.returncode, output)
+
+
+def pushes(bench: Bench) -> list[dict[str, Any]]:
+    return [r for r in bench.sandbox("requests") if r["status"] == 202]
+
+
+def peak_window(requests: list[dict[str, Any]], seconds: float = 1.0) -> int:
+    """The most pushes the sandbox received in any window of ``seconds``."""
+    stamps = sorted(dt.datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")).timestamp() for r in requests)
+    best, first = 0, 0
+    for last, moment in enumerate(stamps):
+        while moment - stamps[first] >= seconds:
+            first += 1
+        best = max(best, last - first + 1)
+    return best

@@ -1,0 +1,100 @@
+"""Two backfills and the event path at once stay under one account's rate in total.
+
+Starts two ``ct-ometria sync`` processes over the two halves of the generated store's days, and a
+third process pushing custom events in small batches as the event runs do, all against one sandbox
+(8 pushes in any second, 429 beyond) and one ledger on PostgreSQL. Prints the pushes, the 429 answers
+and the most pushes the sandbox received in any second.
+
+    .venv/bin/python bench/one_account.py --orders 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import ROOT, peak_window, pushes, servers, timed_sync  # noqa: E402
+from bench.store import Store  # noqa: E402
+
+POSTGRES_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+EVENTS = textwrap.dedent('''
+    import os, sys, time
+    from ct_ometria.defs.resources import OmetriaResource
+    resource = OmetriaResource(api_key=os.environ["OMETRIA_API_KEY"], api_url=os.environ["OMETRIA_API_URL"],
+                               shared_rate_url=os.environ["CT_OMETRIA_DATABASE_URL"])
+    sent = 0
+    with resource.client() as client:
+        while not os.path.exists(sys.argv[1]):
+            batch = [{"@type": "custom_event", "id": f"bench-{sent + i}", "event_type": "product_viewed",
+                      "timestamp": "2026-11-27T10:00:00+00:00", "identity_email": "viewer@example.com"} for i in range(5)]
+            sent += client.push(batch).sent
+            time.sleep(0.5)
+    print(sent)
+''')
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=20)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    store = Store(args.orders, args.days)
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with servers(args.orders, args.days, latency_ms=50) as bench:
+        bench.env.update({"CT_OMETRIA_DATABASE_URL": POSTGRES_URL, "CT_OMETRIA_DATABASE_SCHEMA": schema})
+        with create_engine(POSTGRES_URL).begin() as connection:
+            for bucket in ("ometria_push", "ometria_rest"):
+                connection.execute(text(f"DROP TABLE IF EXISTS ratelimit___{bucket}"))
+        stop = bench.home / "stop-events"
+        events = subprocess.Popen([sys.executable, "-c", EVENTS, str(stop)], cwd=ROOT, env=bench.env,
+                                  stdout=subprocess.PIPE, text=True)  # fmt: skip
+        first, last = store.start.date(), store.end - dt.timedelta(days=1)
+        middle = first + (last - first) / 2
+        import concurrent.futures as futures
+
+        with futures.ThreadPoolExecutor(2) as pool:
+            halves = [pool.submit(timed_sync, bench, first, middle),
+                      pool.submit(timed_sync, bench, middle + dt.timedelta(days=1), last)]  # fmt: skip
+            runs = [half.result() for half in halves]
+        stop.touch()
+        event_records = int(events.communicate(timeout=60)[0].strip() or 0)
+        stats = bench.sandbox("stats")
+        requests = pushes(bench)
+        refused = [r for r in bench.sandbox("requests") if r["status"] == 429]
+        with create_engine(POSTGRES_URL).begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    failed = [run.output[-2000:] for run in runs if run.returncode != 0]
+    figures = {
+        "orders": args.orders, "sync_processes": 2, "event_records": event_records,
+        "push_requests": len(requests), "records": sum(r["record_count"] for r in requests),
+        "throttled_429": stats["throttled"], "push_429": len(refused), "peak_pushes_in_1s": peak_window(requests),
+        "wall_seconds": round(max(run.seconds for run in runs), 1), "failed_runs": len(failed),
+    }  # fmt: skip
+    for key, value in figures.items():
+        print(f"{key:>20}: {value}")
+    for output in failed:
+        print(output)
+    if os.environ.get("BENCH_DEBUG"):
+        log = sorted(requests + refused, key=lambda r: r["received_at"])
+        for r in refused[:3]:
+            i = log.index(r)
+            print([(x["received_at"][17:], x["status"], x["type"], x["record_count"]) for x in log[max(0, i - 10): i + 1]])
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0 if not failed and stats["throttled"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Small runs of every benchmark script, so none can rot; the figures themselves are in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from bench.ctserver import create_app
+from bench.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def script(name: str, *args: str, tmp_path: Path) -> dict:
+    figures = tmp_path / f"{name}.json"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), *args, "--json", str(figures)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(figures.read_text())
+
+
+def test_the_backfill_benchmark_sends_the_whole_store_without_a_429(tmp_path):
+    figures = script("backfill", "--orders", "500", "--days", "5", "--latency-ms", "0", tmp_path=tmp_path)
+    store = Store(500, 5)
+    assert figures["records_sent"] == store.records() == 800
+    assert figures["stored"] == {"contact": 100, "order": 500, "product": 200, "custom_event": 0}
+    assert figures["throttled_429"] == 0 and figures["peak_rss_mb"] > 0
+
+
+def test_the_delta_benchmark_sends_exactly_the_changed_records(tmp_path):
+    figures = script("delta", "--orders", "1000", "--days", "5", "--share", "0.05", "--latency-ms", "0", tmp_path=tmp_path)
+    assert figures["exactly_the_changed"] is True
+    assert figures["changed_sources"] == 50 + 10 + 3 and figures["records_sent"] == 50 + 10 + 3 * 4
+
+
+def test_the_cpu_benchmark_prints_a_cost_per_thousand_records(tmp_path):
+    figures = script("cpu", "--orders", "500", tmp_path=tmp_path)
+    assert figures["all"]["records"] == 500 + 100 + 50 * 4 and figures["all"]["ms_per_1000"] > 0
+
+
+def test_the_streaming_server_pages_a_window_by_id_and_refuses_what_it_does_not_serve():
+    store = Store(1000, 10)
+    client = TestClient(create_app(store))
+    auth = {"Authorization": "Bearer bench-token"}
+    day = store.start + dt.timedelta(days=2)
+    window = [("where", "lastModifiedAt >= :windowStart and lastModifiedAt < :windowEnd"),
+              ("var.windowStart", day.isoformat()), ("var.windowEnd", (day + dt.timedelta(days=1)).isoformat()),
+              ("sort", "id asc"), ("limit", "30")]  # fmt: skip
+    documents, last = [], []
+    while True:
+        cursor = [("where", "id > :lastId"), ("var.lastId", last[0])] if last else []
+        page = client.get("/bench/orders", params=[*window, *cursor], headers=auth).json()["results"]
+        documents += page
+        if len(page) < 30:
+            break
+        last = [page[-1]["id"]]
+    ids = [d["id"] for d in documents]
+    assert len(ids) == 100 and ids == sorted(ids) and len(set(ids)) == 100
+    assert all(day.isoformat()[:10] == d["lastModifiedAt"][:10] for d in documents)
+    refused = client.get("/bench/orders", params=[("where", "orderState = \"Open\"")], headers=auth)
+    assert refused.status_code == 400 and "not served" in refused.json()["message"]
+    assert client.get("/bench/orders", params=window).status_code == 401
