@@ -38,7 +38,8 @@ def main() -> int:
         extra = ["--days-per-run", str(args.days_per_run), "--workers", str(args.workers)] if args.days_per_run else []
         run = timed_sync(bench, store.start.date(), last, *extra)
         if run.returncode != 0:
-            print(run.output[-4000:])
+            failures = [line for line in run.output.splitlines() if "failure" in line or "FAILED" in line]
+            print("\n".join(failures[-20:]) or run.output[-4000:])
             return 1
         stats = bench.sandbox("stats")
         requests = pushes(bench)

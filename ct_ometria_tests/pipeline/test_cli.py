@@ -192,3 +192,19 @@ def test_a_run_killed_mid_push_is_healed_by_the_next_run(emulator, sandbox, cli_
     assert {row["record_id"] for row in ledger.pushed("contact")} == set(expected)
     # The second run sent what the first had not recorded, not everything again.
     assert f"pushed={1000 - recorded_before}" in done.stdout
+
+
+def test_a_range_can_run_as_chunks_of_days_two_at_a_time(emulator, sandbox, cli_env):
+    emulator.seed(customer=sample_customers(90, dt.date(2024, 5, 1), days=3))
+    done = ct_ometria(cli_env, "sync", "--start", "2024-05-01", "--end", "2024-05-03", "--days-per-run", "1",
+                      "--workers", "2")  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count("succeeded") == 3
+    assert len(sandbox.records("contact")) == 90
+    assert sandbox.get("stats")["throttled"] == 0
+    run_ids = re.findall(r"^run (\S+) succeeded", done.stdout, re.MULTILINE)
+    with DagsterInstance.from_config(cli_env["DAGSTER_HOME"]) as instance:
+        runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
+        ranges = sorted(r.tags["dagster/asset_partition_range_start"] for r in runs)
+        assert ranges == ["2024-05-01", "2024-05-02", "2024-05-03"]
+        assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)

@@ -130,3 +130,16 @@ def test_push_rate_defaults_to_eight_and_can_be_raised():
 def test_ownership_cannot_take_consent_or_identity_from_commercetools(field):
     with pytest.raises(ConfigError, match="ownership cannot cover identity or consent fields"):
         parse_mapping_config({"ownership": {field: "ometria"}})
+
+
+def test_a_range_is_cut_into_consecutive_chunks_of_days():
+    import datetime as dt
+
+    from ct_ometria.cli.sync import chunks
+
+    day = dt.date(2024, 5, 1)
+    assert chunks(day, day + dt.timedelta(days=6), None) == [(day, day + dt.timedelta(days=6))]
+    assert chunks(day, day + dt.timedelta(days=6), 3) == [
+        (day, day + dt.timedelta(days=2)), (day + dt.timedelta(days=3), day + dt.timedelta(days=5)),
+        (day + dt.timedelta(days=6), day + dt.timedelta(days=6)),
+    ]  # fmt: skip
