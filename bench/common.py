@@ -46,11 +46,16 @@ class Bench:
         return httpx.post(f"{self.ct_url}/__bench/change", json={"share": share, "at": at.isoformat()}, timeout=30).json()
 
 
+POSTGRES_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
 @contextmanager
-def servers(orders: int, days: int, latency_ms: int = 50) -> Any:
-    """The streaming commercetools server and the rate-limited sandbox, under a fresh DAGSTER_HOME."""
+def servers(orders: int, days: int, latency_ms: int = 50, postgres: bool = False) -> Any:
+    """The streaming commercetools server and the rate-limited sandbox, under a fresh DAGSTER_HOME
+    (SQLite, or with ``postgres`` the PostgreSQL instance and a ledger schema of its own)."""
     home = Path(tempfile.mkdtemp(prefix="ct-ometria-bench-"))
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / ("deploy/dagster.postgres.yaml" if postgres else "dagster.yaml"), home / "dagster.yaml")
+    schema = f"bench_{secrets.token_hex(4)}"
     api_key = secrets.token_urlsafe(16)
     started = []
     try:
@@ -67,6 +72,9 @@ def servers(orders: int, days: int, latency_ms: int = 50) -> Any:
                "OMETRIA_API_KEY": api_key, "OMETRIA_API_URL": sandbox_url,
                "CT_OMETRIA_DATABASE_URL": f"sqlite:///{home / 'ledger.db'}"}  # fmt: skip
         env.pop("CT_OMETRIA_CONFIG", None)
+        if postgres:
+            env.update({"CT_OMETRIA_DAGSTER_PG_URL": POSTGRES_URL, "CT_OMETRIA_DATABASE_URL": POSTGRES_URL,
+                        "CT_OMETRIA_DATABASE_SCHEMA": schema})  # fmt: skip
         for url in (f"{ct_url}/__bench/stats", f"{sandbox_url}/__sandbox/stats"):
             _wait(url, {"X-Ometria-Auth": api_key})
         yield Bench(ct_url, sandbox_url, api_key, home, env)
@@ -74,6 +82,11 @@ def servers(orders: int, days: int, latency_ms: int = 50) -> Any:
         for server in reversed(started):
             server.stop()
         shutil.rmtree(home, ignore_errors=True)
+        if postgres:
+            from sqlalchemy import create_engine, text
+
+            with create_engine(POSTGRES_URL).begin() as connection:
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
 def _wait(url: str, headers: dict[str, str]) -> None:

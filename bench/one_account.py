@@ -24,10 +24,9 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, peak_window, pushes, servers, timed_sync  # noqa: E402
+from bench.common import POSTGRES_URL, ROOT, peak_window, pushes, servers, timed_sync  # noqa: E402
 from bench.store import Store  # noqa: E402
 
-POSTGRES_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 EVENTS = textwrap.dedent('''
     import os, sys, time
     from ct_ometria.defs.resources import OmetriaResource

@@ -80,4 +80,6 @@ def _valid_email(value: str) -> bool:
 
 def compact(record: dict[str, Any]) -> dict[str, Any]:
     """Drop empty values: a missing value is never sent as an empty one that could clear Ometria's."""
-    return {key: value for key, value in record.items() if value not in (None, "", [], {})}
+    # Not `value in (None, "", [], {})`: that compares every Decimal with a list and a dict.
+    return {key: value for key, value in record.items()
+            if value is not None and not (isinstance(value, (str, list, dict)) and not value)}
