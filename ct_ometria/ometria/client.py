@@ -9,8 +9,10 @@ can report it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import quote
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ MAX_RECORD_BYTES = 60 * 1024
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 REST_RATE_PER_SECOND = 4.0
 DELETION_REQUESTS_PER_MINUTE = 6
+IN_FLIGHT = 2
 RECORD_TYPES = ("contact", "order", "product", "custom_event")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -147,6 +150,7 @@ class OmetriaClient:
         )
         self.throttled = 0
         self.retries = 0
+        self._counting = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -167,20 +171,42 @@ class OmetriaClient:
         ``PushAborted``. ``on_batch`` sees each accepted batch as soon as Ometria answered.
         """
         report = PushReport()
-        for batch in self._batches(records, report.refused):
+        aborted: list[str] = []
+
+        def send(batch: list[Encoded]) -> BatchResult | FailedBatch | str:
             try:
-                result = self.push_batch(batch)
+                return self.push_batch(batch)
             except UpstreamError as error:
                 if error.status in (401, 403):
-                    raise PushAborted(str(error), report) from None
-                ids = tuple(item.record_id for item in batch)
-                report.failed.append(FailedBatch(batch[0].record_type, ids, str(error), error.status))
-                continue
+                    return str(error)
+                return FailedBatch(batch[0].record_type, tuple(item.record_id for item in batch), str(error), error.status)
             except UpstreamUnavailable as error:
-                raise PushAborted(str(error), report) from None
-            report.batches.append(result)
-            if on_batch is not None:
-                on_batch(result)
+                return str(error)
+
+        def collect(outcome: BatchResult | FailedBatch | str) -> None:
+            if isinstance(outcome, str):
+                aborted.append(outcome)
+            elif isinstance(outcome, FailedBatch):
+                report.failed.append(outcome)
+            else:
+                report.batches.append(outcome)
+                if on_batch is not None:
+                    on_batch(outcome)  # in this thread: callers' bookkeeping needs no locks
+
+        # Two requests in flight: while one is answered and recorded, the next is already on its way
+        # at its paced moment (one at a time, a push's round trip and bookkeeping exceed the spacing).
+        with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="ometria-push") as pool:
+            pending: deque[Future] = deque()
+            for batch in self._batches(records, report.refused):
+                pending.append(pool.submit(send, batch))
+                while len(pending) >= IN_FLIGHT or (pending and aborted):
+                    collect(pending.popleft().result())
+                if aborted:
+                    break
+            while pending:
+                collect(pending.popleft().result())
+        if aborted:
+            raise PushAborted(aborted[0], report)
         return report
 
     def _batches(self, records: Iterable[dict[str, Any] | Encoded], refused: list[Refusal]) -> Iterator[list[Encoded]]:
@@ -217,9 +243,11 @@ class OmetriaClient:
         started = time.monotonic()
 
         def on_retry(error: BaseException, wait: float) -> None:
-            self.retries += 1
+            with self._counting:
+                self.retries += 1
+                if isinstance(error, TransientResponse) and error.status_code == 429:
+                    self.throttled += 1
             if isinstance(error, TransientResponse) and error.status_code == 429:
-                self.throttled += 1
                 self.pacer.defer(wait)
 
         def call() -> httpx.Response:
