@@ -169,9 +169,12 @@ def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str])
     # Ometria lists its newest 100 errors, old ones included; the ledger remembers which it has seen.
     seen = set(json.loads(ledger.cursor(ERRORS_SEEN) or "[]"))
     listed = client.push_errors()
-    signatures = [_signature(error) for error in listed]
-    errors = [error for error, signature in zip(listed, signatures, strict=True) if signature not in seen]
-    ledger.set_cursor(ERRORS_SEEN, json.dumps(sorted(set(signatures) | seen)[-ERRORS_REMEMBERED:]))
+    # Only this delivery's errors (and those naming no request) are taken: another run pushing at the
+    # same time harvests its own, so none is marked seen here without being parked.
+    mine = [(error, _signature(error)) for error in listed
+            if error.get("request_id") is None or error["request_id"] in request_ids]  # fmt: skip
+    errors = [error for error, signature in mine if signature not in seen]
+    ledger.set_cursor(ERRORS_SEEN, json.dumps(sorted({signature for _, signature in mine} | seen)[-ERRORS_REMEMBERED:]))
     named: dict[str, list[str]] = {}
     for error in errors:
         if error.get("record_id") and error.get("request_id") in request_ids:
@@ -179,8 +182,6 @@ def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str])
     sources = {(t, i): s for t, ids in named.items() for i, s in ledger.source_ids(t, ids).items()}
     letters, forget = [], {}
     for error in errors:
-        if error.get("request_id") is not None and error["request_id"] not in request_ids:
-            continue
         reason = f"{error.get('error_path', 'root')}: {error.get('error_message', 'refused')}"
         record_type = str(error.get("record_type") or "unknown")
         record_id = str(error.get("record_id") or "unknown:" + hashlib.sha256(reason.encode()).hexdigest()[:12])

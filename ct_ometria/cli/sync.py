@@ -205,6 +205,10 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
     so one chunk's extraction overlaps another's push (the account's rate is shared between them)."""
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}")
+    if days_per_run is not None and days_per_run < 1:
+        raise ConfigError(f"--days-per-run must be at least 1, got {days_per_run}")
+    if workers < 1 or (workers > 1 and not days_per_run):
+        raise ConfigError("--workers must be at least 1, and more than 1 only with --days-per-run")
     parts = chunks(start, end, days_per_run)
     if len(parts) == 1:
         return _sync_one(start, end, dry_run)

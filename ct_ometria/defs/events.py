@@ -314,6 +314,9 @@ def commercetools_messages_sensor(
     if not new and len(messages) >= SENSOR_PAGES * 500:
         # More messages than a tick reads, none new among them: let a run read them all.
         return RunRequest(run_key=f"messages-backlog-{_epoch()}", tags={"ct_ometria/messages": "backlog"})
+    if not new and EventStore(store).pending_deletions(1):
+        # Deletion requests wait for Ometria's per-minute allowance: one run a minute sends the next ones.
+        return RunRequest(run_key=f"deletions-{int(time.time() // 60)}", tags={"ct_ometria/messages": "deletions"})
     if not new:
         return SkipReason(f"no new messages since {ct_datetime(mark)}")
     newest = max(new, key=lambda m: (m["createdAt"], m["id"]))

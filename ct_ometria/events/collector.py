@@ -130,7 +130,8 @@ def parse_events(payload: Any, config: MappingConfig) -> tuple[list[InboxEvent],
         if problems:
             errors += [{"index": index, "field": field, "message": message} for field, message in problems]
             continue
-        moment = event.occurred_at or dt.datetime.now(dt.timezone.utc)
+        # In UTC: SQLite keeps no offset, and the lag is measured against UTC.
+        moment = (event.occurred_at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
         event_id = f"sf-{event.event_id or uuid.uuid4()}"
         draft = {"event_id": event_id, "event_type": event.type, "occurred_at": moment.isoformat(),
                  "email": str(event.email).lower() if event.email else None, "customer": event.customer_id,

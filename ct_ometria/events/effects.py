@@ -28,7 +28,7 @@ from ct_ometria.events.messages import (
 from ct_ometria.ledger.events import SENT, EventStore
 from ct_ometria.ledger.store import Candidate, Ledger
 from ct_ometria.canonical import canonical_bytes
-from ct_ometria.errors import UpstreamError
+from ct_ometria.errors import UpstreamError, UpstreamUnavailable
 from ct_ometria.mapping.frames import orders_frame, products_frame
 from ct_ometria.mapping.stores import StoreContext
 from ct_ometria.ometria.client import OmetriaClient
@@ -48,8 +48,8 @@ from ct_ometria.validation import valid_rows
 
 NOT_NEEDED = "not_needed"
 FAILED = "failed"
-# Deletion requests sent per run: one minute of Ometria's allowance; the rest wait for the next run.
-DELETIONS_PER_RUN = 6
+# Ometria takes 6 data-deletion requests per minute; the rest wait in the ledger for a later run.
+DELETIONS_PER_MINUTE = 6
 
 
 @dataclass
@@ -174,12 +174,18 @@ class Effects:
             report.deletions["queued"] += int(queued and bool(hashes))
 
     def send_deletions(self, report: EffectReport) -> None:
+        """Send queued deletion requests within Ometria's 6 per minute, counted across runs (the
+        ledger knows when each went); Ometria unreachable leaves them queued for the next run."""
         events = self.events
-        for request in events.pending_deletions(DELETIONS_PER_RUN):
+        allowance = DELETIONS_PER_MINUTE - events.deletions_sent_since(dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1))
+        for request in events.pending_deletions(max(0, allowance)):
             try:
                 request_id = self.ometria.request_deletion(
                     request["identity_hash"], f"commercetools customer {request['customer_id']} deleted"
                 )
+            except UpstreamUnavailable as error:
+                self.log(f"data-deletion requests wait for the next run: {error}")
+                break
             except UpstreamError as error:
                 events.mark_deletion(request["customer_id"], FAILED, reason=str(error))
                 report.deletions[FAILED] += 1

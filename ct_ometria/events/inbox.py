@@ -2,8 +2,8 @@
 
 Each pending draft becomes a record once its store and identity are resolved; a draft that cannot
 (an invalid email, an unknown customer, a property Ometria cannot hold) is parked with the field and
-the reason, and its neighbours go. An inbox row is marked sent in the transaction that follows
-Ometria's acceptance of its batch, so a crash resends at most that batch (same event ids).
+the reason, and its neighbours go. An inbox row is marked sent as soon as Ometria accepted its batch
+(two batches are in flight at once), so a crash resends at most those batches, with the same event ids.
 """
 
 from __future__ import annotations
@@ -80,6 +80,13 @@ def drain(
     now = dt.datetime.now(dt.timezone.utc)
 
     def accepted(batch: BatchResult) -> None:
+        if batch.rejected:
+            # Ometria does not say which of the batch it rejected: park them all, with the reason.
+            reason = f"its batch was partly rejected by Ometria ({batch.rejected} of {len(batch.record_ids)})"
+            for record_id in batch.record_ids:
+                reasons[by_event[record_id]["id"]] = reason
+                letters.append(_letter(by_event[record_id], reason))
+            return
         store.mark_sent([by_event[i]["id"] for i in batch.record_ids], batch.request_id)
         ledger.record_batch(
             {"record_type": RECORD_TYPE, "record_count": len(batch.record_ids), "request_id": batch.request_id,

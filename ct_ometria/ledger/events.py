@@ -229,6 +229,13 @@ class EventStore:
                 .values(status=status, request_id=request_id, reason=reason, sent_at=now() if status == SENT else None)
             )  # fmt: skip
 
+    def deletions_sent_since(self, moment: dt.datetime) -> int:
+        query = select(func.count()).select_from(deletion_requests).where(
+            and_(deletion_requests.c.status == SENT, deletion_requests.c.sent_at >= moment)
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one()
+
     def deletions(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(select(deletion_requests))]

@@ -164,3 +164,9 @@ def test_deletion_requests_beyond_ometrias_six_per_minute_wait_for_the_next_run(
     assert len(httpx_get(sandbox, "/v2/data-deletion-requests")) == 6
     statuses = Counter(d["status"] for d in event_store.deletions())
     assert statuses == Counter({"sent": 6, "pending": 2})
+    # No new message: the sensor still launches a run for the waiting requests, which keeps within
+    # the minute's allowance (counted from the ledger, across runs) and sends none yet.
+    answer, result = tick(SENSOR)
+    assert answer.run_key.startswith("deletions-") and result.success
+    assert materialization(result, "ometria_message_events")["deletion_requests"] == {"waiting": 2}
+    assert len(httpx_get(sandbox, "/v2/data-deletion-requests")) == 6
