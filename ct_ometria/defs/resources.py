@@ -74,13 +74,13 @@ class OmetriaResource(ConfigurableResource):
     def client(self) -> Iterator[OmetriaClient]:
         settings = self.settings()
         gates = []
-        if self.shared_rate_url:
-            # Pushes (8 per second) and REST reads (4 per second) are counted per account.
-            gates = [shared_rate(self.shared_rate_url, settings.push_rate_per_second, "ometria_push"),
-                     shared_rate(self.shared_rate_url, REST_RATE_PER_SECOND, "ometria_rest")]  # fmt: skip
-        pacer = Pacer(settings.push_rate_per_second, shared=gates[0] if gates else None)
-        read_pacer = Pacer(REST_RATE_PER_SECOND, shared=gates[1] if gates else None)
         try:
+            if self.shared_rate_url:
+                # Pushes (8 per second) and REST reads (4 per second) are counted per account.
+                gates.append(shared_rate(self.shared_rate_url, settings.push_rate_per_second, "ometria_push"))
+                gates.append(shared_rate(self.shared_rate_url, REST_RATE_PER_SECOND, "ometria_rest"))
+            pacer = Pacer(settings.push_rate_per_second, shared=gates[0] if gates else None)
+            read_pacer = Pacer(REST_RATE_PER_SECOND, shared=gates[1] if gates else None)
             with OmetriaClient(settings, pacer=pacer, read_pacer=read_pacer) as client:
                 yield client
         finally:

@@ -52,6 +52,7 @@ class SharedRate:
             time.sleep(0.002)
 
     def close(self) -> None:
+        self._limiter.close()  # stops the bucket's leaker thread
         if self._closer is not None:
             self._closer.close()
 
