@@ -31,7 +31,8 @@ EVENTS = textwrap.dedent('''
     import os, sys, time
     from ct_ometria.defs.resources import OmetriaResource
     resource = OmetriaResource(api_key=os.environ["OMETRIA_API_KEY"], api_url=os.environ["OMETRIA_API_URL"],
-                               shared_rate_url=os.environ["CT_OMETRIA_DATABASE_URL"])
+                               shared_rate_url=os.environ["CT_OMETRIA_DATABASE_URL"],
+                               shared_rate_schema=os.environ["CT_OMETRIA_DATABASE_SCHEMA"])
     sent = 0
     with resource.client() as client:
         while not os.path.exists(sys.argv[1]):
@@ -53,9 +54,6 @@ def main() -> int:
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     with servers(args.orders, args.days, latency_ms=50) as bench:
         bench.env.update({"CT_OMETRIA_DATABASE_URL": POSTGRES_URL, "CT_OMETRIA_DATABASE_SCHEMA": schema})
-        with create_engine(POSTGRES_URL).begin() as connection:
-            for bucket in ("ometria_push", "ometria_rest"):
-                connection.execute(text(f"DROP TABLE IF EXISTS ratelimit___{bucket}"))
         stop = bench.home / "stop-events"
         events = subprocess.Popen([sys.executable, "-c", EVENTS, str(stop)], cwd=ROOT, env=bench.env,
                                   stdout=subprocess.PIPE, text=True)  # fmt: skip

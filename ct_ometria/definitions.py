@@ -62,6 +62,7 @@ def build_resources() -> dict:
             push_rate_per_second=push_rate(),
             # Every run shares the account's rate through the ledger's database.
             shared_rate_url=EnvVar("CT_OMETRIA_DATABASE_URL") if env_value("CT_OMETRIA_DATABASE_URL") else database_url(),
+            shared_rate_schema=database_schema(),
         ),
         "mapping": MappingConfigResource(path=mapping_config_path()),
         # The URL may hold a password: an EnvVar, so the UI shows the variable's name, not its value.

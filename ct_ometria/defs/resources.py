@@ -61,6 +61,8 @@ class OmetriaResource(ConfigurableResource):
     # The database whose bucket every process pushing to this account shares (the ledger's):
     # PostgreSQL or an SQLite file. None: this process paces itself alone.
     shared_rate_url: str | None = None
+    # On PostgreSQL, the schema of the bucket's table (the ledger's).
+    shared_rate_schema: str = POSTGRES_SCHEMA
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self.settings()
@@ -77,8 +79,9 @@ class OmetriaResource(ConfigurableResource):
         try:
             if self.shared_rate_url:
                 # Pushes (8 per second) and REST reads (4 per second) are counted per account.
-                gates.append(shared_rate(self.shared_rate_url, settings.push_rate_per_second, "ometria_push"))
-                gates.append(shared_rate(self.shared_rate_url, REST_RATE_PER_SECOND, "ometria_rest"))
+                gates.append(shared_rate(self.shared_rate_url, settings.push_rate_per_second, "ometria_push",
+                                         self.shared_rate_schema))
+                gates.append(shared_rate(self.shared_rate_url, REST_RATE_PER_SECOND, "ometria_rest", self.shared_rate_schema))
             pacer = Pacer(settings.push_rate_per_second, shared=gates[0] if gates else None)
             read_pacer = Pacer(REST_RATE_PER_SECOND, shared=gates[1] if gates else None)
             with OmetriaClient(settings, pacer=pacer, read_pacer=read_pacer) as client:

@@ -57,8 +57,10 @@ class SharedRate:
             self._closer.close()
 
 
-def shared_rate(database_url: str, rate_per_second: float, name: str = "ometria_push") -> SharedRate:
-    """The account's shared gate in the database at ``database_url`` (PostgreSQL or SQLite)."""
+def shared_rate(database_url: str, rate_per_second: float, name: str = "ometria_push",
+                schema: str = "ct_ometria") -> SharedRate:  # fmt: skip
+    """The account's shared gate in the database at ``database_url`` (PostgreSQL: a table in the
+    ledger's ``schema``; SQLite: a file beside the ledger)."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", name):
         raise ConfigError(f"a rate bucket name must be a short lower-case identifier, got {name!r}")
     rates = [account_rate(rate_per_second)]
@@ -67,8 +69,16 @@ def shared_rate(database_url: str, rate_per_second: float, name: str = "ometria_
         from psycopg_pool import ConnectionPool
         from pyrate_limiter import PostgresBucket
 
+        if not schema.isidentifier():
+            raise ConfigError(f"the ledger schema must be an SQL identifier, got {schema!r}")
         conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        pool = ConnectionPool(conninfo=conninfo, min_size=1, max_size=2, open=True, kwargs={"autocommit": False})
+        import psycopg
+
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        # The bucket's table lives beside the ledger's, not in the default schema.
+        pool = ConnectionPool(conninfo=conninfo, min_size=1, max_size=2, open=True,
+                              kwargs={"autocommit": False, "options": f"-c search_path={schema}"})  # fmt: skip
         return SharedRate(Limiter(PostgresBucket(pool, name, rates), buffer_ms=BUFFER_MS), name, pool)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         from pyrate_limiter import SQLiteBucket

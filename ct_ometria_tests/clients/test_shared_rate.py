@@ -12,18 +12,20 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
 
 POSTGRES_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SCHEMA = f"ct_ometria_rate_{uuid.uuid4().hex[:10]}"
 
 PUSHER = textwrap.dedent('''
     import os, sys
     from ct_ometria.defs.resources import OmetriaResource
     shared = os.environ.get("SHARED_RATE_URL") or None
     resource = OmetriaResource(api_key=os.environ["PUSH_KEY"], api_url=os.environ["PUSH_URL"], shared_rate_url=shared,
-                               push_rate_per_second=6)
+                               push_rate_per_second=6, shared_rate_schema=os.environ["RATE_SCHEMA"])
     records = [{"@type": "product", "id": f"{sys.argv[1]}-{i}", "title": "x"} for i in range(int(sys.argv[2]))]
     with resource.client() as client:
         report = client.push(records)
@@ -32,7 +34,8 @@ PUSHER = textwrap.dedent('''
 
 
 def push_together(sandbox, shared_url: str | None, batches: int = 24) -> list[tuple[int, int]]:
-    env = {**os.environ, "PUSH_KEY": sandbox.api_key, "PUSH_URL": sandbox.base_url, "SHARED_RATE_URL": shared_url or ""}
+    env = {**os.environ, "PUSH_KEY": sandbox.api_key, "PUSH_URL": sandbox.base_url, "SHARED_RATE_URL": shared_url or "",
+           "RATE_SCHEMA": SCHEMA}
     processes = [subprocess.Popen([sys.executable, "-c", PUSHER, name, str(batches * 100)], env=env,
                                   stdout=subprocess.PIPE, text=True) for name in ("a", "b")]  # fmt: skip
     outputs = [process.communicate(timeout=120)[0].split() for process in processes]
@@ -44,10 +47,13 @@ def shared_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
-    name = "ratelimit___ometria_push"
-    with create_engine(POSTGRES_URL).begin() as connection:
-        connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
     yield POSTGRES_URL
+    with create_engine(POSTGRES_URL).begin() as connection:
+        # The bucket's tables went into the ledger schema, not the default one.
+        tables = connection.execute(text("SELECT table_schema FROM information_schema.tables "
+                                         "WHERE table_name = 'ratelimit___ometria_push'")).scalars().all()  # fmt: skip
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    assert SCHEMA in tables
 
 
 def test_two_processes_sharing_the_rate_are_never_throttled(sandbox, shared_url):
