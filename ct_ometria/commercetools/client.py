@@ -33,6 +33,12 @@ def ct_datetime(moment: dt.datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+def parse_ct_datetime(text: str) -> dt.datetime:
+    """A commercetools timestamp (``2024-05-02T09:00:00.000Z``) as an aware datetime."""
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
 def modified_window_predicate(start: dt.datetime, end: dt.datetime) -> tuple[str, dict[str, str]]:
     """The half-open window [start, end) on ``lastModifiedAt``, as a predicate and its variables."""
     return (

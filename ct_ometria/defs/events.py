@@ -32,7 +32,7 @@ from dagster import (
     sensor,
 )
 
-from ct_ometria.commercetools.client import ct_datetime
+from ct_ometria.commercetools.client import MAX_PAGE_SIZE, CommercetoolsClient, ct_datetime, parse_ct_datetime
 from ct_ometria.commercetools.resolve import fetch_stores
 from ct_ometria.config import MappingConfig
 from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
@@ -61,14 +61,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _parse(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def watermark(ledger: Ledger, name: str, config: MappingConfig) -> dt.datetime:
     """The cursor's moment, or (first poll) the configured look-back from now."""
     stored = ledger.cursor(name)
-    return _parse(stored) if stored else _now() - dt.timedelta(minutes=config.events.initial_lookback_minutes)
+    return parse_ct_datetime(stored) if stored else _now() - dt.timedelta(minutes=config.events.initial_lookback_minutes)
 
 
 def _epoch() -> int:
@@ -114,9 +110,8 @@ def _drain_check(check_name: str, result: Drain, what: str) -> AssetCheckResult:
                             metadata={"sent": result.sent, "parked": result.parked})  # fmt: skip
 
 
-def _stores(commercetools: CommercetoolsResource, config: MappingConfig):
-    with commercetools.client() as client:
-        stores, project = fetch_stores(client)
+def _stores(client: CommercetoolsClient, config: MappingConfig):
+    stores, project = fetch_stores(client)
     return resolve_stores(stores, project, config)
 
 
@@ -149,8 +144,8 @@ def ometria_message_events(
     mark = watermark(store, MESSAGES_CURSOR, config)
     retention_edge = started - dt.timedelta(days=config.events.message_retention_days)
     behind = mark < retention_edge
-    stores = _stores(commercetools, config)
     with commercetools.client() as ct, ometria.client() as client:
+        stores = _stores(ct, config)
         effects = Effects(ct, client, store, config, stores, run_id=context.run.run_id, stage="ometria_message_events",
                           log=context.log.info)  # fmt: skip
         resync = None
@@ -168,11 +163,11 @@ def ometria_message_events(
     events.mark_processed(plan.messages, report.versions)
     # The cursor only moves forward: to the newest message read, or (after a re-sync by window of
     # everything modified up to the run's start) to that start.
-    moments = [mark, *(_parse(m["createdAt"]) for m in messages), *([started] if behind else [])]
+    moments = [mark, *(parse_ct_datetime(m["createdAt"]) for m in messages), *([started] if behind else [])]
     if max(moments) > mark or store.cursor(MESSAGES_CURSOR) is None:
         store.set_cursor(MESSAGES_CURSOR, ct_datetime(max(moments)))
     events.prune_processed(retention_edge)
-    lags = [(_now() - _parse(m["createdAt"])).total_seconds() for m in plan.messages]
+    lags = [(_now() - parse_ct_datetime(m["createdAt"])).total_seconds() for m in plan.messages]
     failures = report.failures + (resync.failures if resync else [])
     metadata = {
         "messages_read": MetadataValue.int(plan.read),
@@ -228,8 +223,8 @@ def ometria_cart_events(
     store = ledger.open()
     events = EventStore(store)
     mark = watermark(store, CARTS_CURSOR, config)
-    stores = _stores(commercetools, config)
     with commercetools.client() as ct, ometria.client() as client:
+        stores = _stores(ct, config)
         poll = poll_carts(ct, events, mark - dt.timedelta(seconds=config.events.overlap_seconds),
                           config.products.id_strategy)  # fmt: skip
         if poll.newest is not None and poll.newest > mark:
@@ -272,8 +267,8 @@ def ometria_storefront_events(
     settings = mapping.load()
     store = ledger.open()
     events = EventStore(store)
-    stores = _stores(commercetools, settings)
     with commercetools.client() as ct, ometria.client() as client:
+        stores = _stores(ct, settings)
         result = drain(client, events, store, ct, settings, stores, sources=[STOREFRONT_SOURCE], up_to=config.up_to,
                        run_id=context.run.run_id)  # fmt: skip
     metadata = {**_drain_metadata(result), "inbox": MetadataValue.json(events.counts([STOREFRONT_SOURCE]))}
@@ -311,7 +306,7 @@ def commercetools_messages_sensor(
                                  max_pages=SENSOR_PAGES)  # fmt: skip
     done = EventStore(store).processed([m["id"] for m in messages])
     new = [m for m in messages if m["id"] not in done]
-    if not new and len(messages) >= SENSOR_PAGES * 500:
+    if not new and len(messages) >= SENSOR_PAGES * MAX_PAGE_SIZE:
         # More messages than a tick reads, none new among them: let a run read them all.
         return RunRequest(run_key=f"messages-backlog-{_epoch()}", tags={"ct_ometria/messages": "backlog"})
     if not new and EventStore(store).pending_deletions(1):

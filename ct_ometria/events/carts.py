@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ct_ometria.commercetools.client import CommercetoolsClient
+from ct_ometria.commercetools.client import CommercetoolsClient, parse_ct_datetime
 from ct_ometria.ledger.events import EventStore, InboxEvent
 from ct_ometria.mapping.common import InvalidField
 from ct_ometria.mapping.money import amount
@@ -39,7 +39,7 @@ class CartChange:
 
 
 def _moment(cart: dict[str, Any]) -> dt.datetime:
-    return dt.datetime.fromisoformat(str(cart["lastModifiedAt"]).replace("Z", "+00:00"))
+    return parse_ct_datetime(str(cart["lastModifiedAt"]))
 
 
 def cart_lines(cart: dict[str, Any], strategy: str) -> dict[str, dict[str, Any]]:

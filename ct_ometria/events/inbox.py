@@ -22,7 +22,7 @@ from ct_ometria.config import MappingConfig
 from ct_ometria.delivery import harvest_errors
 from ct_ometria.events.custom import event_record
 from ct_ometria.ledger.events import EventStore
-from ct_ometria.ledger.store import Ledger
+from ct_ometria.ledger.store import Ledger, _aware
 from ct_ometria.mapping.common import InvalidField
 from ct_ometria.mapping.contacts import customer_id
 from ct_ometria.mapping.stores import StoreContext
@@ -124,6 +124,3 @@ def _letter(row: dict, reason: str) -> dict:
             "payload": simplejson.dumps(row["draft"], use_decimal=True, sort_keys=True), "partition": None,
             "source_id": row.get("cart_id")}  # fmt: skip
 
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

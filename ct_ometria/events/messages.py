@@ -58,7 +58,6 @@ EFFECTS = {
     "ProductDeleted": PRODUCT_DELETED,
 }
 MESSAGE_TYPES = tuple(sorted(EFFECTS))
-PAGE = 500
 
 
 def read_messages(
@@ -67,24 +66,17 @@ def read_messages(
     """Every message of a handled type created in [since, until) (or the first ``max_pages`` pages
     of them), oldest first."""
     where = "createdAt >= :since and type in :types"
-    variables: dict[str, Any] = {"since": ct_datetime(since)}
+    variables: dict[str, str] = {"since": ct_datetime(since)}
     if until is not None:
         where += " and createdAt < :until"
         variables["until"] = ct_datetime(until)
-    found = []
-    last_id = None
-    # Keyset on id within the window, as every other read: offsets are capped and slow.
-    while True:
-        params: list[tuple[str, str]] = [("where", where), ("sort", "id asc"), ("limit", str(PAGE)), ("withTotal", "false")]
-        params += [(f"var.{name}", value) for name, value in variables.items()]
-        params += [("var.types", name) for name in MESSAGE_TYPES]
-        if last_id is not None:
-            params += [("where", "id > :lastId"), ("var.lastId", last_id)]
-        page = client.get("/messages", params).get("results", [])
+    found: list[dict[str, Any]] = []
+    # Keyset paging by id within the window, as every other read.
+    types = [("var.types", name) for name in MESSAGE_TYPES]
+    for number, page in enumerate(client.pages("messages", where=where, variables=variables, extra=types), start=1):
         found += page
-        if len(page) < PAGE or (max_pages is not None and len(found) >= max_pages * PAGE):
+        if max_pages is not None and number >= max_pages:
             break
-        last_id = page[-1]["id"]
     return sorted(found, key=lambda m: (m["createdAt"], m["resource"]["id"], m.get("sequenceNumber") or 0))
 
 

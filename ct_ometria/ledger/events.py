@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
 
-from ct_ometria.ledger.store import CHUNK, Ledger, _aware, now
+from ct_ometria.commercetools.client import parse_ct_datetime
+from ct_ometria.ledger.store import CHUNK, Ledger, now
 from ct_ometria.ledger.tables import (
     cart_snapshots,
     deletion_requests,
@@ -78,7 +79,7 @@ class EventStore:
         rows = [
             {"message_id": m["id"], "resource_type": m["resource"]["typeId"], "resource_id": m["resource"]["id"],
              "sequence_number": m.get("sequenceNumber"), "resource_version": m.get("resourceVersion"),
-             "message_type": m["type"], "created_at": _parse(m["createdAt"]), "processed_at": moment}
+             "message_type": m["type"], "created_at": parse_ct_datetime(m["createdAt"]), "processed_at": moment}
             for m in messages
         ]  # fmt: skip
         with self.engine.begin() as connection:
@@ -251,5 +252,3 @@ def _inbox_rows(events: Sequence[InboxEvent]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _parse(value: str) -> dt.datetime:
-    return _aware(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
