@@ -24,6 +24,7 @@ pushed_records = Table(
     # When the contact was last sent suppressed: opt-ins given before it never count again.
     Column("suppressed_at", DateTime(timezone=True), nullable=True),
 )
+Index("pushed_records_source", pushed_records.c.record_type, pushed_records.c.source_id)
 
 # One row per push request: the audit trail.
 push_batches = Table(

@@ -36,8 +36,11 @@ def test_an_old_ledger_is_migrated_and_keeps_its_rows(url_and_schema):
         connection.execute(text(f"INSERT INTO {table} (record_type, record_id, content_hash, pushed_at) "
                                 "VALUES ('contact', 'c-1', 'h1', CURRENT_TIMESTAMP)"))  # fmt: skip
     ledger = Ledger(url, schema)
-    columns = {c["name"] for c in inspect(ledger.engine).get_columns("pushed_records", schema=schema if "postgresql" in url else None)}
-    assert "identity_hash" in columns
+    found = inspect(ledger.engine)
+    on = schema if "postgresql" in url else None
+    assert "identity_hash" in {c["name"] for c in found.get_columns("pushed_records", schema=on)}
+    indexes = {i["name"]: i["column_names"] for i in found.get_indexes("pushed_records", schema=on)}
+    assert indexes["pushed_records_source"] == ["record_type", "source_id"]
     assert [row["record_id"] for row in ledger.pushed("contact")] == ["c-1"]
 
 

@@ -16,6 +16,8 @@ class IdentityIndex:
 
     def __init__(self) -> None:
         self.owners: dict[tuple[str, Any], str] = {}
+        # The identifiers each contact id owns, so a claim costs its own identifiers, not the account's.
+        self.held: dict[str, set[tuple[str, Any]]] = {}
         self.conflicts: list[dict[str, Any]] = []
 
     def claim(self, key: tuple[str, str, str], merged: dict[str, Any], request_id: str) -> None:
@@ -43,8 +45,9 @@ class IdentityIndex:
             else:
                 claimed.add(ident)
         # Release identifiers this contact held but no longer carries (e.g. after an email change).
-        for ident, owner in list(self.owners.items()):
-            if owner == contact_id and ident[0] in IDENTIFIER_FIELDS and ident not in claimed:
+        for ident in self.held.get(contact_id, set()) - claimed:
+            if self.owners.get(ident) == contact_id:
                 del self.owners[ident]
         for ident in claimed:
             self.owners[ident] = contact_id
+        self.held[contact_id] = claimed
