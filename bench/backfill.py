@@ -31,10 +31,12 @@ def main() -> int:
     parser.add_argument("--days-per-run", type=int, default=None, help="ct-ometria sync --days-per-run")
     parser.add_argument("--workers", type=int, default=1, help="ct-ometria sync --workers")
     parser.add_argument("--postgres", action="store_true", help="the PostgreSQL instance and ledger (needed for --workers > 1)")
+    parser.add_argument("--ometria-pool", type=int, default=None,
+                        help="push steps at once across runs (the instance's `ometria` pool limit)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     store = Store(args.orders, args.days)
-    with servers(args.orders, args.days, args.latency_ms, postgres=args.postgres) as bench:
+    with servers(args.orders, args.days, args.latency_ms, postgres=args.postgres, ometria_pool=args.ometria_pool) as bench:
         last = store.end - dt.timedelta(days=1)
         extra = ["--days-per-run", str(args.days_per_run), "--workers", str(args.workers)] if args.days_per_run else []
         run = timed_sync(bench, store.start.date(), last, *extra)
@@ -50,7 +52,7 @@ def main() -> int:
     push_seconds = (dt.datetime.fromisoformat(final[:-1]) - dt.datetime.fromisoformat(first[:-1])).total_seconds()
     figures = {
         "orders": args.orders, "customers": store.counts["customer"], "products": store.counts["product"],
-        "days": args.days, "days_per_run": args.days_per_run, "workers": args.workers, "postgres": args.postgres, "latency_ms": args.latency_ms, "records_sent": records, "push_requests": len(requests),
+        "days": args.days, "days_per_run": args.days_per_run, "workers": args.workers, "postgres": args.postgres, "ometria_pool": args.ometria_pool, "latency_ms": args.latency_ms, "records_sent": records, "push_requests": len(requests),
         "records_per_request": round(records / len(requests), 1), "wall_seconds": round(run.seconds, 1),
         "end_to_end_records_per_second": round(records / run.seconds, 1),
         "end_to_end_share_of_ceiling": round(records / run.seconds / CEILING, 3),

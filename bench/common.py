@@ -50,9 +50,11 @@ POSTGRES_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@1
 
 
 @contextmanager
-def servers(orders: int, days: int, latency_ms: int = 50, postgres: bool = False) -> Any:
+def servers(orders: int, days: int, latency_ms: int = 50, postgres: bool = False, ometria_pool: int | None = None) -> Any:
     """The streaming commercetools server and the rate-limited sandbox, under a fresh DAGSTER_HOME
-    (SQLite, or with ``postgres`` the PostgreSQL instance and a ledger schema of its own)."""
+    (SQLite, or with ``postgres`` the PostgreSQL instance and a ledger schema of its own).
+    ``ometria_pool``: that many push steps at once across runs (the instance's `ometria` pool limit,
+    restored afterwards: the PostgreSQL instance is shared)."""
     home = Path(tempfile.mkdtemp(prefix="ct-ometria-bench-"))
     shutil.copy(ROOT / ("deploy/dagster.postgres.yaml" if postgres else "dagster.yaml"), home / "dagster.yaml")
     schema = f"bench_{secrets.token_hex(4)}"
@@ -77,7 +79,8 @@ def servers(orders: int, days: int, latency_ms: int = 50, postgres: bool = False
                         "CT_OMETRIA_DATABASE_SCHEMA": schema})  # fmt: skip
         for url in (f"{ct_url}/__bench/stats", f"{sandbox_url}/__sandbox/stats"):
             _wait(url, {"X-Ometria-Auth": api_key})
-        yield Bench(ct_url, sandbox_url, api_key, home, env)
+        with _pool_limit(env, "ometria", ometria_pool):
+            yield Bench(ct_url, sandbox_url, api_key, home, env)
     finally:
         for server in reversed(started):
             server.stop()
@@ -87,6 +90,33 @@ def servers(orders: int, days: int, latency_ms: int = 50, postgres: bool = False
 
             with create_engine(POSTGRES_URL).begin() as connection:
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+
+_POOL = """
+import sys
+from dagster import DagsterInstance
+pool, limit = sys.argv[1], sys.argv[2]
+with DagsterInstance.get() as instance:
+    storage = instance.event_log_storage
+    print(storage.get_concurrency_info(pool).slot_count if pool in storage.get_concurrency_keys() else "")
+    if limit == "":
+        storage.delete_concurrency_limit(pool)
+    else:
+        storage.set_concurrency_slots(pool, int(limit))
+"""
+
+
+@contextmanager
+def _pool_limit(env: dict[str, str], pool: str, limit: int | None) -> Any:
+    if limit is None:
+        yield
+        return
+    command = [sys.executable, "-c", _POOL, pool]
+    before = subprocess.run([*command, str(limit)], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        yield
+    finally:
+        subprocess.run([*command, before], env=env, capture_output=True, check=True)
 
 
 def _wait(url: str, headers: dict[str, str]) -> None:
