@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from ct_ometria.canonical import canonical_json
@@ -108,7 +109,7 @@ def line_product_ids(orders: pd.DataFrame, order_ids: set[str] | None = None) ->
         line["productId"]
         for row in orders.itertuples(index=False)
         if order_ids is None or row.id in order_ids
-        for line in json.loads(row.document).get("lineItems", [])
+        for line in orjson.loads(row.document).get("lineItems", [])
         if line.get("productId")
     }
 

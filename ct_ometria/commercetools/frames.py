@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pandas as pd
 import pandera.pandas as pa
 from pydantic import BaseModel, ValidationError
@@ -36,6 +37,16 @@ def pydantic_reasons(error: ValidationError) -> str:
         field = ".".join(str(part) for part in item["loc"]) or "record"
         parts.append(f"{field}: {item['msg'].lower()}")
     return "; ".join(parts)
+
+
+def document_text(value: Any) -> str:
+    """A document (or context) as the JSON text a frame keeps: keys sorted, UTF-8 as is. orjson
+    writes it, several times faster than the standard library (every document passes here once);
+    what orjson refuses (an integer beyond 64 bits) the standard library writes."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _utc(value: Any) -> pd.Timestamp | None:
@@ -71,8 +82,8 @@ def entity_row(document: dict[str, Any], entity: Entity, context: Any = None) ->
     row.update(
         id=str(document["id"]) if document.get("id") is not None else None,
         version=document.get("version") if isinstance(document.get("version"), int) else None,
-        document=json.dumps(document, ensure_ascii=False, sort_keys=True),
-        context=json.dumps(context, ensure_ascii=False, sort_keys=True) if context is not None else None,
+        document=document_text(document),
+        context=document_text(context) if context is not None else None,
         last_modified_at=_utc(document.get("lastModifiedAt")),
         created_at=_utc(document.get("createdAt")),
     )

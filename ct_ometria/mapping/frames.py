@@ -8,10 +8,10 @@ a source row that cannot be mapped gives one row with its reason.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pandas as pd
 import pandera.pandas as pa
 from pydantic import ValidationError
@@ -46,7 +46,7 @@ def mapped_frame(
     rows = []
     for source_row in valid_rows(source).itertuples(index=False):
         base = {"source_id": source_row.id, "version": source_row.version, "partition": source_row.partition}
-        context = json.loads(source_row.context) if getattr(source_row, "context", None) else None
+        context = orjson.loads(source_row.context) if getattr(source_row, "context", None) else None
         try:
             records = map_row(source_row.document, context)
         except InvalidField as error:
