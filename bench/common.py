@@ -36,6 +36,16 @@ class Bench:
     api_key: str
     home: Path
     env: dict[str, str]
+    server_pids: dict[str, int]
+
+    def server_cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds each server has used so far (user + system, from /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        found = {}
+        for name, pid in self.server_pids.items():
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            found[name] = round((int(fields[11]) + int(fields[12])) / ticks, 1)
+        return found
 
     def sandbox(self, path: str) -> Any:
         response = httpx.get(f"{self.sandbox_url}/__sandbox/{path}", headers={"X-Ometria-Auth": self.api_key}, timeout=120)
@@ -85,7 +95,7 @@ def servers(orders: int, days: int, latency_ms: int = 50, postgres: bool = False
         for url in (f"{ct_url}/__bench/stats", f"{sandbox_url}/__sandbox/stats"):
             _wait(url, {"X-Ometria-Auth": api_key})
         with _pool_limit(env, "ometria", ometria_pool):
-            yield Bench(ct_url, sandbox_url, api_key, home, env)
+            yield Bench(ct_url, sandbox_url, api_key, home, env, {"commercetools": ct.pid, "sandbox": sandbox.pid})
     finally:
         for server in reversed(started):
             server.stop()
@@ -149,6 +159,7 @@ class Timed:
     peak_rss_mb: float
     returncode: int
     output: str
+    cpu_seconds: float = 0.0
 
 
 def timed_sync(bench: Bench, start: dt.date, end: dt.date, *extra: str) -> Timed:
@@ -162,7 +173,9 @@ def timed_sync(bench: Bench, start: dt.date, end: dt.date, *extra: str) -> Timed
     # wait4, not wait: the child's own peak resident memory (ru_maxrss, in KiB on Linux).
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Timed(time.monotonic() - began, usage.ru_maxrss / 1024, process.returncode, output)
+    # ru_utime/ru_stime cover the child and the processes it waited for (--workers' runs).
+    return Timed(time.monotonic() - began, usage.ru_maxrss / 1024, process.returncode, output,
+                 round(usage.ru_utime + usage.ru_stime, 1))
 
 
 def pushes(bench: Bench) -> list[dict[str, Any]]:

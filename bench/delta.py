@@ -26,7 +26,7 @@ from bench.store import Store  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000)
-    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--days", type=int, default=365, help="days of history the orders spread over (a year)")
     parser.add_argument("--share", type=float, default=0.01)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--json", type=Path, default=None)

@@ -151,6 +151,10 @@ class SyncConfig(_Strict):
     max_invalid_share: float = Field(default=0.05, ge=0.0, le=1.0)
     invalid_records_tolerated: int = Field(default=10, ge=0)
     page_size: int = Field(default=500, ge=1, le=500)
+    # A backfill runs as one Dagster run per this many days (a UI backfill and `ct-ometria sync`):
+    # memory holds that many days of records, never the whole history, and runs of the same
+    # backfill can push while others extract.
+    days_per_run: int = Field(default=7, ge=1, le=366)
 
 
 class EventsConfig(_Strict):

@@ -20,14 +20,16 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="ct-ometria", description="commercetools to Ometria, through Dagster.")
     commands = root.add_subparsers(dest="command", required=True)
 
-    sync = commands.add_parser("sync", help="sync the days START..END (inclusive, UTC) in one Dagster run")
+    sync = commands.add_parser("sync", help="sync the days START..END (inclusive, UTC): one Dagster run per "
+                               "sync.days_per_run days (7 by default)")
     sync.add_argument("--start", type=_date, required=True, metavar="YYYY-MM-DD")
     sync.add_argument("--end", type=_date, required=True, metavar="YYYY-MM-DD")
     sync.add_argument("--dry-run", action="store_true", help="report what would be sent; push nothing, touch no ledger")
     sync.add_argument("--days-per-run", type=int, default=None, metavar="N",
-                      help="one run per N days instead of one run for the range: memory holds N days at a time")
+                      help="one run per N days (default: sync.days_per_run of the mapping config): memory holds "
+                      "N days at a time")
     sync.add_argument("--workers", type=int, default=1, metavar="W",
-                      help="with --days-per-run, run W chunks at once as separate processes (default 1)")
+                      help="run W of those runs at once as separate processes (default 1)")
 
     letters = commands.add_parser("dead-letters", help="records that could not go to Ometria")
     letter_commands = letters.add_subparsers(dest="letters_command", required=True)

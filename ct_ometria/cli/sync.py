@@ -186,10 +186,8 @@ def print_summary(outcome: SyncOutcome, start: dt.date, end: dt.date, home: str)
         print(f"  failure {failure}", file=sys.stderr)
 
 
-def chunks(start: dt.date, end: dt.date, days_per_run: int | None) -> list[tuple[dt.date, dt.date]]:
-    """[start, end] cut into consecutive runs of at most ``days_per_run`` days (None: one run)."""
-    if not days_per_run:
-        return [(start, end)]
+def chunks(start: dt.date, end: dt.date, days_per_run: int) -> list[tuple[dt.date, dt.date]]:
+    """[start, end] cut into consecutive runs of at most ``days_per_run`` days."""
     found, first = [], start
     while first <= end:
         last = min(end, first + dt.timedelta(days=days_per_run - 1))
@@ -200,15 +198,18 @@ def chunks(start: dt.date, end: dt.date, days_per_run: int | None) -> list[tuple
 
 def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_run: int | None = None,
                  workers: int = 1) -> int:  # fmt: skip
-    """One run over the range, or (``days_per_run``) one run per chunk of days: memory then holds one
-    chunk, not the range; with ``workers`` > 1, that many chunks run at once as their own processes,
-    so one chunk's extraction overlaps another's push (the account's rate is shared between them)."""
+    """One run per chunk of ``days_per_run`` days (default: the mapping config's ``sync.days_per_run``,
+    as a UI backfill): memory holds one chunk, not the range; with ``workers`` > 1, that many chunks
+    run at once as their own processes, so one chunk's extraction overlaps another's push (the
+    account's rate is shared between them)."""
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}")
     if days_per_run is not None and days_per_run < 1:
         raise ConfigError(f"--days-per-run must be at least 1, got {days_per_run}")
-    if workers < 1 or (workers > 1 and not days_per_run):
-        raise ConfigError("--workers must be at least 1, and more than 1 only with --days-per-run")
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if days_per_run is None:
+        days_per_run = load_mapping_config(mapping_config_path()).sync.days_per_run
     parts = chunks(start, end, days_per_run)
     if len(parts) == 1:
         return _sync_one(start, end, dry_run)

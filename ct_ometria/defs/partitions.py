@@ -2,16 +2,21 @@
 
 Partition D holds the records whose ``lastModifiedAt`` falls in [D, D+1) UTC. A record modified
 again later moves to a later partition, so the newest partition always carries the newest state.
-The first day comes from the mapping config (``sync.start_date``).
+The first day comes from the mapping config (``sync.start_date``), and a backfill runs as one run
+per ``sync.days_per_run`` days.
 """
 
 from __future__ import annotations
 
-from dagster import DailyPartitionsDefinition
+from dagster import BackfillPolicy, DailyPartitionsDefinition
 
 from ct_ometria.config import load_mapping_config
 from ct_ometria.settings import mapping_config_path
 
-START_DATE = load_mapping_config(mapping_config_path()).sync.start_date
+_SYNC = load_mapping_config(mapping_config_path()).sync
+START_DATE = _SYNC.start_date
+DAYS_PER_RUN = _SYNC.days_per_run
 
 daily_partitions = DailyPartitionsDefinition(start_date=START_DATE.isoformat(), timezone="UTC")
+# Every asset of the sync shares it, so a backfill's runs each carry all the steps for their days.
+backfill_policy = BackfillPolicy.multi_run(max_partitions_per_run=DAYS_PER_RUN)

@@ -47,7 +47,7 @@ def test_checks_that_guard_the_push_are_blocking():
         assert not specs[AssetCheckKey(AssetKey(asset), check)].blocking
 
 
-def test_entity_assets_share_one_daily_utc_partitioning_with_single_run_backfills():
+def test_entity_assets_share_one_daily_utc_partitioning_with_week_long_backfill_runs():
     graph = defs.get_repository_def().asset_graph
     entity_keys = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name != "events"]
     partitions = {graph.get(key).partitions_def for key in entity_keys}
@@ -56,7 +56,8 @@ def test_entity_assets_share_one_daily_utc_partitioning_with_single_run_backfill
     assert isinstance(daily, DailyPartitionsDefinition) and daily.timezone == "UTC"
     assert daily.start == dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
     for key in entity_keys:
-        assert graph.get(key).backfill_policy.max_partitions_per_run is None  # single run
+        # sync.days_per_run (7 by default): a backfill of a year is 53 runs, each holding a week.
+        assert graph.get(key).backfill_policy.max_partitions_per_run == 7
 
 
 def test_event_sensors_poll_every_30_seconds_by_default_and_launch_their_jobs():

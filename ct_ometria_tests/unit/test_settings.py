@@ -138,7 +138,7 @@ def test_a_range_is_cut_into_consecutive_chunks_of_days():
     from ct_ometria.cli.sync import chunks
 
     day = dt.date(2024, 5, 1)
-    assert chunks(day, day + dt.timedelta(days=6), None) == [(day, day + dt.timedelta(days=6))]
+    assert chunks(day, day + dt.timedelta(days=6), 7) == [(day, day + dt.timedelta(days=6))]
     assert chunks(day, day + dt.timedelta(days=6), 3) == [
         (day, day + dt.timedelta(days=2)), (day + dt.timedelta(days=3), day + dt.timedelta(days=5)),
         (day + dt.timedelta(days=6), day + dt.timedelta(days=6)),
