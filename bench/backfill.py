@@ -29,7 +29,8 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=365, help="days of history the orders spread over (a year)")
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--days-per-run", type=int, default=None, help="ct-ometria sync --days-per-run")
+    parser.add_argument("--days-per-run", type=int, default=None,
+                        help="ct-ometria sync --days-per-run (default: the mapping config's sync.days_per_run, 7)")
     parser.add_argument("--workers", type=int, default=1, help="ct-ometria sync --workers")
     parser.add_argument("--postgres", action="store_true", help="the PostgreSQL instance and ledger (needed for --workers > 1)")
     parser.add_argument("--ometria-pool", type=int, default=None,
@@ -39,7 +40,9 @@ def main() -> int:
     store = Store(args.orders, args.days)
     with servers(args.orders, args.days, args.latency_ms, postgres=args.postgres, ometria_pool=args.ometria_pool) as bench:
         last = store.end - dt.timedelta(days=1)
-        extra = ["--days-per-run", str(args.days_per_run), "--workers", str(args.workers)] if args.days_per_run else []
+        extra = ["--workers", str(args.workers)]
+        if args.days_per_run:
+            extra += ["--days-per-run", str(args.days_per_run)]
         run = timed_sync(bench, store.start.date(), last, *extra)
         if run.returncode != 0:
             failures = [line for line in run.output.splitlines() if "failure" in line or "FAILED" in line]
