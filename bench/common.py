@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,9 @@ def servers(orders: int, days: int, latency_ms: int = 50, postgres: bool = False
     schema = f"bench_{secrets.token_hex(4)}"
     api_key = secrets.token_urlsafe(16)
     started = []
+    # A bench stopped with SIGTERM (kill, a CI timeout) still stops its servers, drops its ledger
+    # schema and gives the shared instance its pool limit back.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         ct = LocalServer([sys.executable, str(ROOT / "bench" / "ctserver.py"), "--orders", str(orders), "--days", str(days)],
                          CT_READY, cwd=ROOT, timeout=60)  # fmt: skip
@@ -97,6 +101,7 @@ def servers(orders: int, days: int, latency_ms: int = 50, postgres: bool = False
         with _pool_limit(env, "ometria", ometria_pool):
             yield Bench(ct_url, sandbox_url, api_key, home, env, {"commercetools": ct.pid, "sandbox": sandbox.pid})
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for server in reversed(started):
             server.stop()
         shutil.rmtree(home, ignore_errors=True)
@@ -119,6 +124,10 @@ with DagsterInstance.get() as instance:
     else:
         storage.set_concurrency_slots(pool, int(limit))
 """
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _raise_priority(pid: int) -> None:
@@ -167,9 +176,16 @@ def timed_sync(bench: Bench, start: dt.date, end: dt.date, *extra: str) -> Timed
     began = time.monotonic()
     process = subprocess.Popen([sys.executable, "-m", "ct_ometria.cli", "sync", "--start", start.isoformat(),
                                 "--end", end.isoformat(), *extra], cwd=ROOT, env=bench.env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)  # fmt: skip
     assert process.stdout is not None
-    output = process.stdout.read()
+    try:
+        output = process.stdout.read()
+    except BaseException:
+        # The bench is stopping: its sync (and the runs --workers started) must not outlive the servers.
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
     # wait4, not wait: the child's own peak resident memory (ru_maxrss, in KiB on Linux).
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
