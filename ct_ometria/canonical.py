@@ -41,7 +41,9 @@ def _raw(value: Any) -> simplejson.RawJSON:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-_OPTIONS = orjson.OPT_SORT_KEYS
+# Datetimes and dataclasses go to _fragment (and are refused), as simplejson refuses them: a record
+# holds its timestamps as ISO 8601 text, written once by the mapping.
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 # One encoder for every record: building one per call costs a tenth of the serialisation.
 _FALLBACK = simplejson.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, use_decimal=False, default=_raw

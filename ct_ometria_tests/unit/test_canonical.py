@@ -1,5 +1,6 @@
 """Canonical JSON is the record's identity in the ledger: its bytes must never drift."""
 
+import datetime as dt
 import hashlib
 import math
 from decimal import Decimal
@@ -58,7 +59,8 @@ def test_unicode_and_control_characters_are_written_alike():
     assert canonical_json(record) == reference(record).decode("utf-8")
 
 
-@pytest.mark.parametrize("value", [float("nan"), math.inf, Decimal("NaN"), Decimal("-Infinity"), object()])
+@pytest.mark.parametrize("value", [float("nan"), math.inf, Decimal("NaN"), Decimal("-Infinity"), object(),
+                                   dt.datetime(2024, 5, 2, tzinfo=dt.timezone.utc), dt.date(2024, 5, 2)])
 def test_what_no_json_number_can_hold_is_refused_not_written_as_null(value):
     with pytest.raises((ValueError, TypeError)):
         canonical_json({"price": value, "lines": [None]})
