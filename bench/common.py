@@ -118,7 +118,9 @@ from dagster import DagsterInstance
 pool, limit = sys.argv[1], sys.argv[2]
 with DagsterInstance.get() as instance:
     storage = instance.event_log_storage
-    print(storage.get_concurrency_info(pool).slot_count if pool in storage.get_concurrency_keys() else "")
+    info = storage.get_concurrency_info(pool) if pool in storage.get_concurrency_keys() else None
+    # A pool on the instance's default limit goes back to the default, not to a pinned copy of it.
+    print(info.slot_count if info is not None and not info.using_default_limit else "")
     if limit == "":
         storage.delete_concurrency_limit(pool)
     else:
