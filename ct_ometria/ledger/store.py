@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ct_ometria.errors import ConfigError
-from ct_ometria.ledger.tables import cursors, dead_letters, push_batches, pushed_records
+from ct_ometria.ledger.tables import SCHEMA_LOCK_ID, cursors, dead_letters, push_batches, pushed_records
 
 POSTGRES_SCHEMA = "ct_ometria"
 # Ometria validates after accepting: letters of this stage are resolved by the harvest that follows
@@ -103,7 +103,7 @@ class Ledger:
                 return
             with self.engine.begin() as connection:
                 if self._postgres:
-                    connection.execute(text("SELECT pg_advisory_xact_lock(727200)"))
+                    connection.execute(text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_ID})"))
                     connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {self.schema}"))
                     # Migrations name tables without a schema; ALTER statements do not go through the
                     # engine's schema translation, so resolve names in the ledger's schema, for this

@@ -7,6 +7,10 @@ from sqlalchemy import Boolean, Column, DateTime, Index, Integer, MetaData, Stri
 
 metadata = MetaData()
 
+# The PostgreSQL advisory lock every process takes before it creates or migrates the ledger's schema:
+# concurrent `CREATE SCHEMA IF NOT EXISTS` statements race on the catalogue otherwise.
+SCHEMA_LOCK_ID = 727200
+
 # One row per record Ometria accepted: the last accepted content and version.
 pushed_records = Table(
     "pushed_records",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from threading import Thread
 from typing import Any
 
 from pyrate_limiter import Limiter, Rate
@@ -52,7 +53,26 @@ class SharedRate:
             time.sleep(0.002)
 
     def close(self) -> None:
-        self._limiter.close()  # stops the bucket's leaker thread
+        """Stop the bucket's leaker thread and release the bucket's connections.
+
+        pyrate-limiter's ``Limiter.close`` closes the bucket's connections while its leaker thread may be
+        between its clock query and its delete, which then raises in that thread. The leaker is stopped
+        first; the connections are closed once its thread has ended (at most one leak interval), without
+        making the caller wait."""
+        factory = self._limiter.bucket_factory
+        buckets = factory.get_buckets()
+        leaker = getattr(factory, "_leaker", None)
+        thread = getattr(leaker, "_thread", None)
+        if thread is None or not thread.is_alive():
+            self._release(buckets)
+            return
+        leaker.close()  # sets its stop event and forgets the bucket: the thread ends after its current pass
+        Thread(target=lambda: (thread.join(), self._release(buckets)), name="ct_ometria rate close", daemon=True).start()
+
+    def _release(self, buckets: list) -> None:
+        self._limiter.close()
+        for bucket in buckets:
+            bucket.close()  # idempotent
         if self._closer is not None:
             self._closer.close()
 
@@ -74,7 +94,12 @@ def shared_rate(database_url: str, rate_per_second: float, name: str = "ometria_
         conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         import psycopg
 
-        with psycopg.connect(conninfo, autocommit=True) as connection:
+        from ct_ometria.ledger.tables import SCHEMA_LOCK_ID
+
+        # Two processes starting together both see no schema and one CREATE fails; the ledger's
+        # lock serialises them (and this with the ledger's migrations).
+        with psycopg.connect(conninfo) as connection, connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         # The bucket's table lives beside the ledger's, not in the default schema.
         pool = ConnectionPool(conninfo=conninfo, min_size=1, max_size=2, open=True,

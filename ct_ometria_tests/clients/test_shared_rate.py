@@ -69,3 +69,27 @@ def test_without_the_shared_rate_the_same_pushes_are_throttled(sandbox):
     results = push_together(sandbox, None, batches=16)
     assert [sent for sent, _ in results] == [1600, 1600]
     assert sandbox.get("stats")["throttled"] > 0
+
+
+def test_processes_starting_together_create_the_schema_once():
+    # Every process creates the bucket's schema on start; started together, one CREATE used to fail.
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from ct_ometria.ometria.shared_rate import shared_rate
+
+    schemas = [f"ct_ometria_race_{uuid.uuid4().hex[:10]}" for _ in range(5)]  # the race is likely, not certain
+    barrier = Barrier(8)
+
+    def start(schema: str) -> None:
+        barrier.wait()
+        shared_rate(POSTGRES_URL, 8, schema=schema).close()
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            for schema in schemas:
+                list(pool.map(start, [schema] * 8))
+    finally:
+        with create_engine(POSTGRES_URL).begin() as connection:
+            for schema in schemas:
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
