@@ -4,13 +4,30 @@ the raw document travels beside the model in the extracted frame."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+# commercetools writes amounts, quantities and flags as JSON integers and booleans, and moments as
+# ISO 8601 text: anything else is a broken document, never a value to coerce ("12" or true read as
+# cents, 1.0 as a quantity, 0 as "not published", a number as seconds since 1970).
+Integer = Annotated[int, Strict()]
+Boolean = Annotated[bool, Strict()]
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, (str, dt.date)):
+        raise ValueError("must be ISO 8601 text")
+    return value
+
+
+Moment = Annotated[dt.datetime, BeforeValidator(_iso_text)]
+Day = Annotated[dt.date, BeforeValidator(_iso_text)]
 
 
 class Reference(_Model):
@@ -46,7 +63,7 @@ class Customer(_Model):
     last_name: str | None = Field(default=None, alias="lastName")
     title: str | None = None
     salutation: str | None = None
-    date_of_birth: dt.date | None = Field(default=None, alias="dateOfBirth")
+    date_of_birth: Day | None = Field(default=None, alias="dateOfBirth")
     locale: str | None = None
     addresses: list[Address] = Field(default_factory=list)
     default_shipping_address_id: str | None = Field(default=None, alias="defaultShippingAddressId")
@@ -77,9 +94,9 @@ class Money(_Model):
 
     type: str | None = None
     currency_code: str = Field(alias="currencyCode")
-    cent_amount: int = Field(alias="centAmount")
-    fraction_digits: int | None = Field(default=None, alias="fractionDigits")
-    precise_amount: int | None = Field(default=None, alias="preciseAmount")
+    cent_amount: Integer = Field(alias="centAmount")
+    fraction_digits: Integer | None = Field(default=None, alias="fractionDigits")
+    precise_amount: Integer | None = Field(default=None, alias="preciseAmount")
 
     def raw(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)
@@ -101,8 +118,8 @@ class Price(_Model):
     country: str | None = None
     customer_group: Reference | None = Field(default=None, alias="customerGroup")
     channel: Reference | None = None
-    valid_from: dt.datetime | None = Field(default=None, alias="validFrom")
-    valid_until: dt.datetime | None = Field(default=None, alias="validUntil")
+    valid_from: Moment | None = Field(default=None, alias="validFrom")
+    valid_until: Moment | None = Field(default=None, alias="validUntil")
     discounted: DiscountedPrice | None = None
 
 
@@ -130,7 +147,7 @@ class DiscountedLinePortion(_Model):
 
 
 class DiscountedPricePerQuantity(_Model):
-    quantity: int
+    quantity: Integer
     discounted_price: dict[str, Any] = Field(alias="discountedPrice")
 
 
@@ -141,7 +158,7 @@ class LineItem(_Model):
     name: LocalizedString = Field(default_factory=dict)
     variant: Variant
     price: Price
-    quantity: int
+    quantity: Integer
     total_price: Money = Field(alias="totalPrice")
     taxed_price: TaxedPrice | None = Field(default=None, alias="taxedPrice")
     discounted_price_per_quantity: list[DiscountedPricePerQuantity] = Field(
@@ -155,7 +172,7 @@ class CustomLineItem(_Model):
 
     id: str
     money: Money
-    quantity: int
+    quantity: Integer
     total_price: Money = Field(alias="totalPrice")
     taxed_price: TaxedPrice | None = Field(default=None, alias="taxedPrice")
 
@@ -173,7 +190,7 @@ class OrderAddress(_Model):
 
 class ReturnItem(_Model):
     id: str | None = None
-    quantity: int
+    quantity: Integer
     line_item_id: str | None = Field(default=None, alias="lineItemId")
     custom_line_item_id: str | None = Field(default=None, alias="customLineItemId")
     shipment_state: str | None = Field(default=None, alias="shipmentState")
@@ -182,7 +199,7 @@ class ReturnItem(_Model):
 
 class ReturnInfo(_Model):
     items: list[ReturnItem] = Field(default_factory=list)
-    return_date: dt.datetime | None = Field(default=None, alias="returnDate")
+    return_date: Moment | None = Field(default=None, alias="returnDate")
 
 
 class DiscountCodeInfo(_Model):
@@ -221,7 +238,7 @@ class Order(_Model):
     payment_state: str | None = Field(default=None, alias="paymentState")
     return_info: list[ReturnInfo] = Field(default_factory=list, alias="returnInfo")
     origin: str | None = None
-    completed_at: dt.datetime | None = Field(default=None, alias="completedAt")
+    completed_at: Moment | None = Field(default=None, alias="completedAt")
     created_at: dt.datetime = Field(alias="createdAt")
     last_modified_at: dt.datetime = Field(alias="lastModifiedAt")
 
@@ -239,7 +256,7 @@ class ProductData(_Model):
 
 
 class MasterData(_Model):
-    published: bool = False
+    published: Boolean = False
     current: ProductData
     staged: ProductData | None = None
 

@@ -1,0 +1,55 @@
+"""What the hostile documents found, one example each: every one of these once mapped a broken value,
+raised, or parked a record without naming its field."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import pytest
+
+from ct_ometria.local.sample import customer_document
+from ct_ometria_tests.hostile.strategies import DAY
+from ct_ometria_tests.hostile.frames import extract_and_map, outcome
+from ct_ometria_tests.pipeline import commerce_data as data
+
+MODIFIED = dt.datetime(2024, 5, 2, 9, tzinfo=dt.timezone.utc)
+ORDER = data.ORDERS[0]  # two lines, taxed, shipped, with shipping
+
+
+def _set(document: dict, path: tuple, value) -> dict:
+    document = copy.deepcopy(document)
+    node = document
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return document
+
+
+def reasons_of(entity: str, document: dict) -> list[str]:
+    extracted, mapped = extract_and_map(entity, [document])
+    return outcome(extracted, mapped, document["id"])[0]
+
+
+@pytest.mark.parametrize(
+    ("entity", "document", "path", "value"),
+    [
+        ("order", ORDER, ("totalPrice", "centAmount"), True),
+        ("order", ORDER, ("totalPrice", "centAmount"), "4993"),
+        ("order", ORDER, ("lineItems", 0, "totalPrice", "centAmount"), 3598.0),
+        ("order", ORDER, ("lineItems", 0, "price", "value", "fractionDigits"), True),
+        ("order", ORDER, ("lineItems", 1, "quantity"), 1.0),
+        ("order", ORDER, ("lineItems", 1, "quantity"), "1"),
+        ("order", ORDER, ("completedAt",), 1714640400),
+        ("product", data.MUG, ("masterData", "published"), 1),
+        ("product", data.MUG, ("masterData", "published"), "true"),
+        ("product", data.MUG, ("masterData", "current", "masterVariant", "prices", 0, "validUntil"), 0),
+        ("customer", customer_document("c-1", "ada@example.com", MODIFIED), ("dateOfBirth",), 0),
+    ],
+)  # fmt: skip
+def test_a_value_of_the_wrong_type_is_refused_naming_its_field_never_coerced(entity, document, path, value):
+    document = _set(document, path, value)
+    document["lastModifiedAt"] = f"{DAY}T09:00:00.000Z"
+    reasons = reasons_of(entity, document)
+    field = ".".join(str(part) for part in path)
+    assert reasons and reasons[0].startswith(f"{field}: "), reasons
