@@ -67,8 +67,13 @@ def status(order: Order, fully_refunded: bool) -> tuple[str, bool]:
     return "pending", True
 
 
-def _money(value: Any, field: str) -> Decimal | None:
-    return amount(value.raw(), field) if value is not None else None
+def _money(value: Any, field: str, currency: str | None = None) -> Decimal | None:
+    """The amount of a Money, or None; with ``currency``, refused unless it is in that currency."""
+    if value is None:
+        return None
+    if currency is not None and value.currency_code != currency:
+        raise InvalidField(f"{field}.currencyCode", "differs from the order's currency")
+    return amount(value.raw(), field)
 
 
 def _gross(taxed: TaxedPrice | None) -> Any:
@@ -155,6 +160,8 @@ def customer_block(order: Order, context: dict[str, Any] | None, config: Mapping
 
 def order_record(order: Order, context: dict[str, Any] | None, store: StoreContext, config: MappingConfig) -> dict[str, Any]:
     currency = check_currency(order.total_price.currency_code, "totalPrice.currencyCode")
+    # Read even when the taxed gross is the grand total: a negative or unreadable total is a broken order.
+    _money(order.total_price, "totalPrice")
     refunded = refunded_quantities(order)
     product_keys = (context or {}).get("product_keys") or {}
     lines = [
@@ -163,7 +170,7 @@ def order_record(order: Order, context: dict[str, Any] | None, store: StoreConte
     ]
     every_line = [(line.id, line.quantity) for line in (*order.line_items, *order.custom_line_items)]
     fully_refunded = bool(every_line) and all(refunded.get(i, 0) >= quantity for i, quantity in every_line)
-    grand_total = _money(_gross(order.taxed_price) or order.total_price, "taxedPrice.totalGross")
+    grand_total = _money(_gross(order.taxed_price) or order.total_price, "taxedPrice.totalGross", currency)
     # Money given back by payment refunds (successful Refund transactions), which need no return.
     refunds = [amount(money, f"paymentInfo.refunds.{i}") for i, money in enumerate((context or {}).get("refunds") or [])]
     refunded_amount = sum((value for value in refunds if value is not None), Decimal(0)) if refunds else None
@@ -173,18 +180,20 @@ def order_record(order: Order, context: dict[str, Any] | None, store: StoreConte
     shipping_info = order.shipping_info
     shipping = None
     if shipping_info is not None:
-        shipping = _money(_gross(shipping_info.taxed_price) or shipping_info.price, "shippingInfo.price")
+        taxed = _gross(shipping_info.taxed_price)
+        shipping = _money(taxed or shipping_info.price, "shippingInfo.taxedPrice.totalGross" if taxed else "shippingInfo.price",
+                          currency)  # fmt: skip
     elif order.taxed_shipping_price is not None:
-        shipping = _money(order.taxed_shipping_price.total_gross, "taxedShippingPrice.totalGross")
+        shipping = _money(order.taxed_shipping_price.total_gross, "taxedShippingPrice.totalGross", currency)
     custom_subtotal, custom_discount = _custom_totals(order, currency)
     subtotal = discount = None
     if every_line:
         subtotal = sum((line["subtotal"] for line in lines), Decimal(0)) + custom_subtotal
         discount = sum((line["discount"] for line in lines), Decimal(0)) + custom_discount
     if order.discount_on_total_price is not None:
-        total_discount = _money(order.discount_on_total_price.discounted_amount, "discountOnTotalPrice")
+        total_discount = _money(order.discount_on_total_price.discounted_amount, "discountOnTotalPrice", currency)
         discount = (discount or Decimal(0)) + total_discount
-    tax = _money(order.taxed_price.total_tax, "taxedPrice.totalTax") if order.taxed_price else None
+    tax = _money(order.taxed_price.total_tax, "taxedPrice.totalTax", currency) if order.taxed_price else None
     return compact(
         {
             "@type": "order",

@@ -53,3 +53,17 @@ def test_a_value_of_the_wrong_type_is_refused_naming_its_field_never_coerced(ent
     reasons = reasons_of(entity, document)
     field = ".".join(str(part) for part in path)
     assert reasons and reasons[0].startswith(f"{field}: "), reasons
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        # The taxed gross is the grand total, but a negative total price is still a broken order.
+        (("totalPrice", "centAmount"), -4993, "totalPrice: negative amount"),
+        (("taxedPrice", "totalGross", "currencyCode"), "USD", "taxedPrice.totalGross.currencyCode: differs from the order's currency"),
+        (("taxedPrice", "totalTax", "currencyCode"), "GBP", "taxedPrice.totalTax.currencyCode: differs from the order's currency"),
+        (("shippingInfo", "price", "currencyCode"), "JPY", "shippingInfo.price.currencyCode: differs from the order's currency"),
+    ],
+)  # fmt: skip
+def test_every_amount_of_an_order_is_read_and_in_the_orders_currency(path, value, reason):
+    assert reasons_of("order", _set(ORDER, path, value)) == [reason]
