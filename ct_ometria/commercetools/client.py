@@ -9,6 +9,7 @@ Predicates take their values as input variables (``var.name``), so data never be
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -47,6 +48,24 @@ def modified_window_predicate(start: dt.datetime, end: dt.datetime) -> tuple[str
     )
 
 
+# A quote, backslash or line break in a predicate means a value was pasted into it: a crafted value
+# (an id, an email, a container name from the config) could then close the literal and widen the query.
+_LITERAL = re.compile(r"[\"'\\\r\n]")
+
+
+def check_predicates(path: str, params: Sequence[tuple[str, str]] | Mapping[str, str]) -> None:
+    """Refuse a ``where`` that holds a string literal: values go as input variables (``var.name``).
+
+    The message names the path, not the predicate: a pasted value may be personal data."""
+    pairs = params.items() if isinstance(params, Mapping) else params
+    for name, value in pairs:
+        if name == "where" and _LITERAL.search(value):
+            raise ValueError(
+                f"commercetools GET {path}: a predicate holds a literal value; pass values as input variables "
+                "(where='email = :email', var.email=...)"
+            )
+
+
 class CommercetoolsClient:
     def __init__(
         self,
@@ -77,6 +96,7 @@ class CommercetoolsClient:
 
     def get(self, path: str, params: Sequence[tuple[str, str]] | Mapping[str, str] = ()) -> dict[str, Any]:
         """GET ``/{projectKey}{path}``; retries transient failures and renews a refused token once."""
+        check_predicates(path, params)
         url = f"{self.settings.api_url}/{self.settings.project_key}{path}"
         what = f"commercetools GET {path}"
         renewed = False

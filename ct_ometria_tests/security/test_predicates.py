@@ -106,3 +106,16 @@ def test_crafted_payment_ids_read_no_order(shop):
         assert [o["id"] for o in Effects._orders_of_payments(effects, ["pay-2"])] == ["o-2"]
         assert Effects._orders_of_payments(effects, CRAFTED) == []
 
+
+@pytest.mark.parametrize("where", ['id = "c-1" or id != "c-1"', "id = 'c-1'", 'id = :a or email = "c-2@example.com"',
+                                   "id = :a\nor true", 'id in ("c-1")'])  # fmt: skip
+def test_a_predicate_holding_a_literal_is_refused_before_any_request(shop, where):
+    """The client enforces the rule for code still to be written: a value pasted into a predicate
+    (the way a crafted value widens a query) never reaches commercetools."""
+    with client_for(shop) as client:
+        with pytest.raises(ValueError, match="a predicate holds a literal value; pass values as input variables") as raised:
+            client.get("/customers", [("where", where), ("var.a", "c-1")])
+        with pytest.raises(ValueError):
+            list(client.pages("customers", where=where, variables={"a": "c-1"}))
+        assert client.requests == 0
+    assert "c-1" not in str(raised.value) and "example.com" not in str(raised.value)
