@@ -268,3 +268,26 @@ def test_no_delete_or_other_methods_under_v2(client, valid) -> None:
     assert client.delete("/v2/contacts/contact-1").status_code == 405
     assert client.post("/v2/profiles", json={}).status_code == 404
     assert client.get("/v2/products/sku-1").status_code == 200
+
+
+def test_chaos_rejects_and_fails_a_seeded_share_of_valid_records(client, valid) -> None:
+    assert client.post("/__sandbox/faults", json={"reject_rate": 1.5}).status_code == 400
+    chaos = client.post("/__sandbox/faults", json={"reject_rate": 0.2, "async_error_rate": 0.2, "seed": 3})
+    assert chaos.json()["reject_rate"] == 0.2 and chaos.json()["async_error_rate"] == 0.2
+    records = [{**valid("product"), "id": f"p-{i}"} for i in range(100)]
+    answer = client.post("/v2/push", json=records).json()
+    client.post("/__sandbox/process")
+    stats = client.get("/__sandbox/stats").json()
+    rejected, failed = stats["injected"]["rejected"], stats["injected"]["async_errors"]
+    assert answer["rejected"] == rejected and 5 < rejected < 40 and 5 < failed < 40
+    assert stats["records"]["product"] == 100 - rejected - failed
+    errors = client.get("/v2/push/_errors").json()
+    assert len(errors) == rejected + failed and all(e["record_id"].startswith("p-") for e in errors)
+    # Stopped, every record is stored again.
+    client.post("/__sandbox/faults", json={"reject_rate": 0, "async_error_rate": 0})
+    assert client.post("/v2/push", json=records).json()["rejected"] == 0
+    client.post("/__sandbox/process")
+    stats = client.get("/__sandbox/stats").json()
+    assert stats["records"]["product"] == 100
+    # The records stored the first time were applied again with nothing new.
+    assert stats["repeated"] == 100 - rejected - failed

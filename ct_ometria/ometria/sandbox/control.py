@@ -6,6 +6,7 @@ Outside ``/v2``; the ``X-Ometria-Auth`` header picks the account; no rate limit.
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 from starlette.requests import Request
@@ -101,9 +102,13 @@ async def reset(request: Request) -> Response:
     return JSONResponse({"status": "reset"})
 
 
-def _parse_faults(body: Any) -> tuple[dict[str, Any] | None, float | None] | str:
-    if not isinstance(body, dict) or not body or not set(body) <= {"status", "times", "retry_after", "latency_seconds"}:
-        return "body must be an object with status/times/retry_after and/or latency_seconds"
+CHAOS_KEYS = ("reject_rate", "async_error_rate")
+
+
+def _parse_faults(body: Any) -> tuple[dict[str, Any] | None, float | None, dict[str, Any]] | str:
+    allowed = {"status", "times", "retry_after", "latency_seconds", *CHAOS_KEYS, "seed"}
+    if not isinstance(body, dict) or not body or not set(body) <= allowed:
+        return "body must be an object with status/times/retry_after, latency_seconds and/or reject_rate/async_error_rate/seed"
     fault = None
     if "status" in body:
         status, times, retry = body["status"], body.get("times", 1), body.get("retry_after")
@@ -117,11 +122,24 @@ def _parse_faults(body: Any) -> tuple[dict[str, Any] | None, float | None] | str
     latency = body.get("latency_seconds")
     if latency is not None and (not isinstance(latency, (int, float)) or isinstance(latency, bool) or latency < 0):
         return "latency_seconds must be a number >= 0"
-    return fault, latency
+    chaos: dict[str, Any] = {}
+    for key in CHAOS_KEYS:
+        if key in body:
+            rate = body[key]
+            if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
+                return f"{key} must be a number in [0, 1]"
+            chaos[key] = float(rate)
+    if "seed" in body:
+        if not isinstance(body["seed"], int) or isinstance(body["seed"], bool):
+            return "seed must be an integer"
+        chaos["seed"] = body["seed"]
+    return fault, latency, chaos
 
 
 async def faults(request: Request) -> Response:
-    """``{"status": 429|500|503, "times": N, "retry_after": s}`` and/or ``{"latency_seconds": x}``."""
+    """``{"status": 429|500|503, "times": N, "retry_after": s}``, ``{"latency_seconds": x}`` and/or
+    ``{"reject_rate": r, "async_error_rate": a, "seed": n}``: that share of valid records is rejected on
+    arrival (counted in ``rejected``) or fails in processing (an error at ``/v2/push/_errors``), and is not stored."""
     account = _account(request, settle_queue=False)
     if not isinstance(account, Account):
         return account
@@ -132,13 +150,16 @@ async def faults(request: Request) -> Response:
     parsed = _parse_faults(body)
     if isinstance(parsed, str):
         return problem(400, parsed)
-    fault, latency = parsed
+    fault, latency, chaos = parsed
     with account.lock:
         if "status" in body:
             account.fault = fault if fault and fault["times"] > 0 else None
         if latency is not None:
             account.latency_seconds = float(latency)
-        return JSONResponse({"fault": account.fault, "latency_seconds": account.latency_seconds})
+        if "seed" in chaos:
+            account.chaos_random = random.Random(chaos.pop("seed"))
+        account.chaos.update(chaos)
+        return JSONResponse({"fault": account.fault, "latency_seconds": account.latency_seconds, **account.chaos})
 
 
 def control_routes() -> list[Route]:

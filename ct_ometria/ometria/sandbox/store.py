@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import random
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -60,6 +61,12 @@ class Account:
             self.requests: list[dict[str, Any]] = []
             self.throttled = 0
             self.fault: dict[str, Any] | None = None
+            # Faults on valid records (the reliability suite): a share rejected on arrival, a share
+            # failing later with an asynchronous error; drawn from a seeded stream.
+            self.chaos: dict[str, float] = {"reject_rate": 0.0, "async_error_rate": 0.0}
+            self.chaos_random = random.Random(0)
+            self.injected = {"rejected": 0, "async_errors": 0}
+            self.repeated = 0
             self.latency_seconds = self.config.latency_seconds
             self.deletion_requests: list[dict[str, Any]] = []
             self.push_limiter.reset()
@@ -76,6 +83,11 @@ class Account:
         rejected = 0
         with self.lock:
             for record in records:
+                if self._chaos("reject_rate"):
+                    self.injected["rejected"] += 1
+                    self._add_errors([("root", "injected fault: rejected on arrival")], record, request_id)
+                    rejected += 1
+                    continue
                 if self.config.sync_rejects:
                     errors = self.validate(record, include_queued_products=True)
                     if errors:
@@ -92,6 +104,9 @@ class Account:
             while self.queue:
                 item = self.queue.popleft()
                 errors = self.validate(item.record)
+                if not errors and self._chaos("async_error_rate"):
+                    self.injected["async_errors"] += 1
+                    errors = [("root", "injected fault: failed in processing")]
                 if errors:
                     self._add_errors(errors, item.record, item.request_id)
                     failed += 1
@@ -99,6 +114,10 @@ class Account:
                     self._apply(item.record, item.request_id)
                     stored += 1
         return {"processed": stored + failed, "stored": stored, "failed": failed}
+
+    def _chaos(self, kind: str) -> bool:
+        rate = self.chaos[kind]
+        return rate > 0 and self.chaos_random.random() < rate
 
     def validate(self, record: dict[str, Any], *, include_queued_products: bool = False) -> list[tuple[str, str]]:
         def product_exists(product_id: str) -> bool:
@@ -139,6 +158,8 @@ class Account:
         # Upsert: supplied top-level fields replace stored ones (so product `attributes` are replaced
         # wholesale); unset fields keep their stored values, with or without `@merge: true`.
         merged = {**existing, **data} if existing is not None else data
+        if merged == existing:
+            self.repeated += 1  # applied again with nothing new: a duplicate side effect of a resend
         if record_type == "contact":
             self.identity.claim(key, merged, request_id)
             self._update_contact_meta(key, record)
@@ -234,6 +255,8 @@ class Account:
                 "throttled": self.throttled,
                 "revenue": self.revenue(),
                 "identity_conflicts": len(self.identity.conflicts),
+                "injected": dict(self.injected),
+                "repeated": self.repeated,
             }
 
 
