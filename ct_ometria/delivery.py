@@ -137,8 +137,10 @@ def deliver(
     letters += [_letter(item, stage, "its batch was partly rejected by Ometria (see the push errors); sent again next run")
                 for item in partly_rejected]  # fmt: skip
     delivery.parked = ledger.park(letters) if letters else 0
-    delivery.harvested = harvest_errors(client, ledger, {b.request_id for b in report.batches if b.request_id})
-    refused_now = {(l["record_type"], l["record_id"]) for l in ledger.dead_letters() if l["stage"] == ASYNC_STAGE}
+    refused_now: set[tuple[str, str]] = set()
+    delivery.harvested = harvest_errors(client, ledger, {b.request_id for b in report.batches if b.request_id},
+                                        refused=refused_now)  # fmt: skip
+    # Errors of earlier deliveries do not count: a record accepted now without a new error is valid again.
     for batch in report.batches:
         ok = [i for i in batch.record_ids if (batch.record_type, i) not in refused_now]
         ledger.resolve_validated(batch.record_type, ok)
@@ -156,9 +158,11 @@ def _letter(item: Candidate, stage: str, reason: str) -> dict[str, Any]:
             "payload": item.body.decode("utf-8"), "partition": item.partition, "source_id": item.source_id}  # fmt: skip
 
 
-def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str]) -> int:
+def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str],
+                   refused: set[tuple[str, str]] | None = None) -> int:  # fmt: skip
     """Park Ometria's asynchronous validation errors for this delivery's requests, and forget those
-    records in the ledger so they are sent again once fixed.
+    records in the ledger so they are sent again once fixed. ``refused`` receives the (type, id) of the
+    records these requests' errors name.
 
     Ometria's ``GET /v2/push/_errors`` lists the newest 100 errors as ``error_path`` and
     ``error_message``; the sandbox also names the record and the request. Errors that name no
@@ -189,6 +193,8 @@ def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str])
                         "source_id": sources.get((record_type, record_id))})  # fmt: skip
         if error.get("record_id"):
             forget.setdefault(record_type, []).append(record_id)
+            if refused is not None and error.get("request_id") in request_ids:
+                refused.add((record_type, record_id))
     for record_type, ids in forget.items():
         ledger.forget(record_type, ids)
     return ledger.park(letters) if letters else 0

@@ -108,6 +108,20 @@ def test_ometria_asynchronous_errors_are_harvested_parked_and_retried(emulator, 
     assert [row["record_id"] for row in ledger.pushed("contact")] == ["c-fine"]
 
 
+def test_a_record_refused_once_and_accepted_later_has_its_letter_resolved(emulator, sandbox, run_contacts, resources):
+    # Ometria failed the record once (a transient processing error); the next run sends it again and
+    # Ometria takes it: the earlier error no longer counts, and its letter is resolved.
+    emulator.seed(customer=[customer_document("c-once", "once@example.com", at("2024-05-02"))])
+    sandbox.post("faults", {"async_error_rate": 1.0, "seed": 1})
+    assert run_contacts("2024-05-02").success
+    ledger = resources["ledger"].open()
+    assert [letter["stage"] for letter in ledger.dead_letters()] == ["ometria_validation"]
+    sandbox.post("faults", {"async_error_rate": 0})
+    assert run_contacts("2024-05-02").success
+    assert ledger.dead_letters() == []
+    assert [c["id"] for c in sandbox.records("contact")] == ["c-once"]
+
+
 def test_a_dry_run_reports_what_would_be_sent_and_touches_nothing(emulator, sandbox, run_all, mapping, resources):
     data.seed(emulator)
     run_config = {"ops": {name: {"config": {"dry_run": True}} for name in SYNCS}}
