@@ -34,6 +34,7 @@ from ct_ometria.settings import (
     database_schema,
     database_url,
     env_value,
+    http_timeout,
     mapping_config_path,
     push_rate,
 )
@@ -55,6 +56,7 @@ def build_resources() -> dict:
             auth_url=EnvVar("CTP_AUTH_URL"),
             api_url=EnvVar("CTP_API_URL"),
             scopes=env_value("CTP_SCOPES", "") or "",
+            timeout_seconds=http_timeout(),
         ),
         "ometria": OmetriaResource(
             api_key=EnvVar("OMETRIA_API_KEY"),
@@ -63,6 +65,7 @@ def build_resources() -> dict:
             # Every run shares the account's rate through the ledger's database.
             shared_rate_url=EnvVar("CT_OMETRIA_DATABASE_URL") if env_value("CT_OMETRIA_DATABASE_URL") else database_url(),
             shared_rate_schema=database_schema(),
+            timeout_seconds=http_timeout(),
         ),
         "mapping": MappingConfigResource(path=mapping_config_path()),
         # The URL may hold a password: an EnvVar, so the UI shows the variable's name, not its value.

@@ -134,6 +134,24 @@ def ometria_from_env(env: Mapping[str, str] | None = None) -> OmetriaSettings:
     )
 
 
+DEFAULT_HTTP_TIMEOUT = 30.0
+
+
+def http_timeout(env: Mapping[str, str] | None = None) -> float:
+    """CT_OMETRIA_HTTP_TIMEOUT_SECONDS: how long a call to commercetools or Ometria may wait for an answer
+    before it counts as a transient failure and is retried (default 30)."""
+    raw = env_value("CT_OMETRIA_HTTP_TIMEOUT_SECONDS", env=env)
+    if raw is None:
+        return DEFAULT_HTTP_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 600:
+        raise ConfigError(f"CT_OMETRIA_HTTP_TIMEOUT_SECONDS must be a number of seconds in (0, 600], got {raw!r}")
+    return seconds
+
+
 def database_url(env: Mapping[str, str] | None = None) -> str:
     """CT_OMETRIA_DATABASE_URL, else an SQLite file beside DAGSTER_HOME (or the working folder)."""
     explicit = env_value("CT_OMETRIA_DATABASE_URL", env=env)

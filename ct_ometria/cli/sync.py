@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ct_ometria.config import load_mapping_config
 from ct_ometria.errors import ConfigError
-from ct_ometria.settings import commercetools_from_env, mapping_config_path, ometria_from_env
+from ct_ometria.settings import commercetools_from_env, http_timeout, mapping_config_path, ometria_from_env
 
 EXTRACTED = ("read", "valid", "invalid", "commercetools_requests", "commercetools_retries")
 MAPPED = ("mapped", "invalid")
@@ -70,6 +70,7 @@ def check_settings() -> None:
 
     settings = commercetools_from_env()
     ometria_from_env()
+    http_timeout()
     config = load_mapping_config(mapping_config_path())
     if config.consent.custom_fields() or config.consent.order_fields():
         with CommercetoolsClient(settings) as client:

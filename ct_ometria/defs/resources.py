@@ -6,21 +6,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 from dagster import ConfigurableResource, InitResourceContext
 
 from ct_ometria.commercetools.client import CommercetoolsClient
 from ct_ometria.config import MappingConfig, load_mapping_config
+from ct_ometria.errors import ConfigError
 from ct_ometria.ometria.client import OmetriaClient
 from ct_ometria.ledger.store import POSTGRES_SCHEMA, Ledger
 from ct_ometria.ometria.client import REST_RATE_PER_SECOND
 from ct_ometria.ometria.pacer import Pacer
 from ct_ometria.ometria.shared_rate import shared_rate
 from ct_ometria.settings import (
+    DEFAULT_HTTP_TIMEOUT,
     DEFAULT_OMETRIA_API_URL,
     DEFAULT_PUSH_RATE,
     CommercetoolsSettings,
     OmetriaSettings,
 )
+
+
+def client_timeout(seconds: float) -> httpx.Timeout:
+    """The read timeout as given; connecting never waits longer than 10 s."""
+    if not 0 < seconds <= 600:
+        raise ConfigError(f"timeout_seconds must be in (0, 600], got {seconds}")
+    return httpx.Timeout(seconds, connect=min(10.0, seconds))
 
 
 class CommercetoolsResource(ConfigurableResource):
@@ -32,6 +42,8 @@ class CommercetoolsResource(ConfigurableResource):
     auth_url: str
     api_url: str
     scopes: str = ""
+    # Seconds to wait for an answer before the call counts as a transient failure (CT_OMETRIA_HTTP_TIMEOUT_SECONDS).
+    timeout_seconds: float = DEFAULT_HTTP_TIMEOUT
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self.settings()  # a missing or wrong setting fails the run before any step, naming the variable
@@ -48,7 +60,7 @@ class CommercetoolsResource(ConfigurableResource):
 
     @contextmanager
     def client(self) -> Iterator[CommercetoolsClient]:
-        with CommercetoolsClient(self.settings()) as client:
+        with CommercetoolsClient(self.settings(), timeout=client_timeout(self.timeout_seconds)) as client:
             yield client
 
 
@@ -63,6 +75,8 @@ class OmetriaResource(ConfigurableResource):
     shared_rate_url: str | None = None
     # On PostgreSQL, the schema of the bucket's table (the ledger's).
     shared_rate_schema: str = POSTGRES_SCHEMA
+    # Seconds to wait for an answer before the call counts as a transient failure (CT_OMETRIA_HTTP_TIMEOUT_SECONDS).
+    timeout_seconds: float = DEFAULT_HTTP_TIMEOUT
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self.settings()
@@ -84,7 +98,8 @@ class OmetriaResource(ConfigurableResource):
                 gates.append(shared_rate(self.shared_rate_url, REST_RATE_PER_SECOND, "ometria_rest", self.shared_rate_schema))
             pacer = Pacer(settings.push_rate_per_second, shared=gates[0] if gates else None)
             read_pacer = Pacer(REST_RATE_PER_SECOND, shared=gates[1] if gates else None)
-            with OmetriaClient(settings, pacer=pacer, read_pacer=read_pacer) as client:
+            with OmetriaClient(settings, pacer=pacer, read_pacer=read_pacer,
+                               timeout=client_timeout(self.timeout_seconds)) as client:  # fmt: skip
                 yield client
         finally:
             for gate in gates:

@@ -143,3 +143,25 @@ def test_a_range_is_cut_into_consecutive_chunks_of_days():
         (day, day + dt.timedelta(days=2)), (day + dt.timedelta(days=3), day + dt.timedelta(days=5)),
         (day + dt.timedelta(days=6), day + dt.timedelta(days=6)),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "abc", "601"])
+def test_a_wrong_http_timeout_names_its_variable(raw):
+    from ct_ometria.settings import http_timeout
+
+    with pytest.raises(ConfigError, match="CT_OMETRIA_HTTP_TIMEOUT_SECONDS"):
+        http_timeout({"CT_OMETRIA_HTTP_TIMEOUT_SECONDS": raw})
+
+
+def test_the_http_timeout_defaults_to_30_seconds_and_reaches_both_clients():
+    from ct_ometria.defs.resources import CommercetoolsResource, OmetriaResource
+    from ct_ometria.settings import http_timeout
+
+    assert http_timeout({}) == 30.0 and http_timeout({"CT_OMETRIA_HTTP_TIMEOUT_SECONDS": "2.5"}) == 2.5
+    ometria = OmetriaResource(api_key="k" * 20, api_url="http://127.0.0.1:9", timeout_seconds=2.5)
+    with ometria.client() as client:
+        assert client._http.timeout.read == 2.5
+    commercetools = CommercetoolsResource(project_key="p", client_id="c", client_secret="s", auth_url="http://127.0.0.1:9",
+                                          api_url="http://127.0.0.1:9", timeout_seconds=2.5)  # fmt: skip
+    with commercetools.client() as client:
+        assert client._http.timeout.read == 2.5 and client._http.timeout.connect == 2.5
