@@ -9,6 +9,7 @@ Failure values are deliberately left out of the reasons: they are often personal
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,11 +24,12 @@ def join_reasons(*reasons: str | None) -> str | None:
     return "; ".join(dict.fromkeys(parts)) if parts else None
 
 
-def apply_schema(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+def apply_schema(frame: pd.DataFrame, schema: pa.DataFrameSchema, fields: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Validate ``frame`` with ``schema``; add each failing row's reasons to its ``rejection``.
 
     Rows already rejected upstream (unreadable documents, unmappable fields) are not checked again:
-    their first reason is the useful one."""
+    their first reason is the useful one. ``fields`` names the source field of a column (``currency``
+    is ``totalPrice.currencyCode``), so a reason says what to fix in the source document."""
     frame = frame.copy()
     if REJECTION not in frame:
         frame[REJECTION] = None
@@ -42,6 +44,7 @@ def apply_schema(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFram
     reasons: dict[object, list[str]] = defaultdict(list)
     for case in cases.itertuples(index=False):
         column = case.column if isinstance(case.column, str) else "record"
+        column = (fields or {}).get(column, column)
         reason = f"{column}: {describe_check(case.check)}"
         if pd.isna(case.index):
             # A column-level failure (missing column, wrong dtype) concerns every row.

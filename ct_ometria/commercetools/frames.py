@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -74,6 +74,8 @@ class Entity:
     columns: Callable[[Any], dict[str, Any]]
     column_names: tuple[str, ...]
     schema: pa.DataFrameSchema
+    # The document field each checked column comes from, so a reason names what to fix in commercetools.
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 def entity_row(document: dict[str, Any], entity: Entity, context: Any = None) -> dict[str, Any]:
@@ -119,7 +121,7 @@ def entity_frame(
         .sort_values("id")
         .reset_index(drop=True)
     )
-    return apply_schema(frame, entity.schema)
+    return apply_schema(frame, entity.schema, {**BASE_FIELDS, **entity.fields})
 
 
 BASE_SCHEMA = pa.DataFrameSchema(
@@ -134,6 +136,7 @@ BASE_SCHEMA = pa.DataFrameSchema(
     strict=False,
 )
 
+BASE_FIELDS = {"last_modified_at": "lastModifiedAt", "created_at": "createdAt"}
 _EMAIL = pa.Check(is_valid_email, element_wise=True, error="not a valid email address")
 
 CUSTOMERS = Entity(
@@ -159,10 +162,13 @@ ORDERS = Entity(
     schema=BASE_SCHEMA.add_columns(
         {
             "email": pa.Column(str, nullable=True, checks=_EMAIL),
-            "currency": pa.Column(str, nullable=False, checks=pa.Check.str_matches(r"^[A-Z]{3}$")),
-            "order_state": pa.Column(str, checks=pa.Check.isin(["Open", "Confirmed", "Complete", "Cancelled"])),
+            "currency": pa.Column(str, nullable=False,
+                                  checks=pa.Check.str_matches(r"^[A-Z]{3}$", error="not an ISO 4217 currency code")),
+            "order_state": pa.Column(str, checks=pa.Check.isin(["Open", "Confirmed", "Complete", "Cancelled"],
+                                                               error="not an order state")),
         }
     ).set_name("ct_orders"),
+    fields={"email": "customerEmail", "currency": "totalPrice.currencyCode", "order_state": "orderState"},
 )  # fmt: skip
 
 PRODUCTS = Entity(
@@ -177,6 +183,7 @@ PRODUCTS = Entity(
     schema=BASE_SCHEMA.add_columns({"variants": pa.Column("Int64", coerce=True, checks=pa.Check.ge(1))}).set_name(
         "ct_products"
     ),
+    fields={"variants": "masterData.current.masterVariant"},
 )  # fmt: skip
 
 CATEGORIES = Entity(

@@ -67,3 +67,15 @@ def test_a_value_of_the_wrong_type_is_refused_naming_its_field_never_coerced(ent
 )  # fmt: skip
 def test_every_amount_of_an_order_is_read_and_in_the_orders_currency(path, value, reason):
     assert reasons_of("order", _set(ORDER, path, value)) == [reason]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        (("customerEmail",), "shopper.at.example.com", "customerEmail: not a valid email address"),
+        (("totalPrice", "currencyCode"), "eur", "totalPrice.currencyCode: not an ISO 4217 currency code"),
+        (("orderState",), "Shipped", "orderState: not an order state"),
+    ],
+)  # fmt: skip
+def test_an_extracted_orders_reason_names_the_field_of_the_document_not_the_frames_column(path, value, reason):
+    assert reasons_of("order", _set(ORDER, path, value)) == [reason]
