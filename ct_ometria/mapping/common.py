@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import unicodedata
 from typing import Any
 
 import phonenumbers
@@ -58,6 +59,25 @@ _PHONE_LIKE = re.compile(r"^\+\d[\d\s().-]{6,}$")
 def looks_personal(value: str) -> bool:
     """An identifier that is an email address or a phone number; Ometria ids must carry no PII."""
     return "@" in value or bool(_PHONE_LIKE.match(value.strip()))
+
+
+# The ledger keeps record ids in 255 characters; commercetools keys are at most 256.
+MAX_ID_CHARS = 255
+# Control, format (bidi marks, zero-width joiners), surrogate, private-use and unassigned code points,
+# and line or paragraph separators: invisible or ambiguous in an id that people read and match.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def ometria_id(value: str, field: str) -> str:
+    """``value`` as an Ometria record id, or ``InvalidField`` naming the source ``field``: not blank,
+    at most 255 characters, every character printable, without surrounding spaces."""
+    if not value or not value.strip():
+        raise InvalidField(field, "is blank and cannot be an Ometria id")
+    if len(value) > MAX_ID_CHARS:
+        raise InvalidField(field, f"is longer than {MAX_ID_CHARS} characters and cannot be an Ometria id")
+    if value != value.strip() or any(unicodedata.category(char) in _UNPRINTABLE for char in value):
+        raise InvalidField(field, "holds spaces around it or unprintable characters and cannot be an Ometria id")
+    return value
 
 
 def is_valid_email(value: object) -> bool:

@@ -7,7 +7,9 @@ from typing import Any
 
 from ct_ometria.commercetools.models import Customer
 from ct_ometria.config import MappingConfig, StoreConfig
-from ct_ometria.mapping.common import InvalidField, compact, iso8601, looks_personal, normalise_email, normalise_phone
+from ct_ometria.mapping.common import (
+    InvalidField, compact, iso8601, looks_personal, normalise_email, normalise_phone, ometria_id,
+)
 from ct_ometria.mapping.consent import ConsentDecision, ConsentInput, decide
 
 
@@ -32,6 +34,7 @@ def customer_id(customer: Customer, config: MappingConfig) -> str:
         "key": customer.key,
     }[strategy]
     value = (value or "").strip() or customer.id
+    ometria_id(value, f"customer_id ({strategy})")
     if looks_personal(value):
         raise InvalidField(f"customer_id ({strategy})", "looks like personal data and cannot be an Ometria id")
     return value

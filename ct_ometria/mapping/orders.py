@@ -29,7 +29,7 @@ from typing import Any
 
 from ct_ometria.commercetools.models import LineItem, Order, OrderAddress, TaxedPrice
 from ct_ometria.config import MappingConfig
-from ct_ometria.mapping.common import InvalidField, compact, iso8601, looks_personal, normalise_email
+from ct_ometria.mapping.common import InvalidField, compact, iso8601, looks_personal, normalise_email, ometria_id
 from ct_ometria.mapping.money import amount, check_currency
 from ct_ometria.mapping.products import line_product_id, variant_id
 from ct_ometria.mapping.stores import StoreContext
@@ -40,7 +40,7 @@ ORIGIN_CHANNELS = {"Customer": "web", "Merchant": "merchant", "Quote": "quote", 
 def order_id(order: Order, config: MappingConfig) -> str:
     """Ometria's order id by the configured strategy; the commercetools id when the number is unset."""
     if config.orders.id_strategy == "orderNumber" and order.order_number:
-        return order.order_number
+        return ometria_id(order.order_number, "orderNumber")
     return order.id
 
 
@@ -102,10 +102,12 @@ def _line(line: LineItem, index: int, refunded: int, currency: str, strategy: st
     subtotal = unit * line.quantity
     # Older orders may lack productKey on their lines; extraction looked the keys up.
     key = line.product_key or product_keys.get(line.product_id)
-    parent = line_product_id(line.product_id, key, line.variant.sku, strategy)
+    parent = ometria_id(line_product_id(line.product_id, key, line.variant.sku, strategy),
+                        f"{field}.variant.sku" if strategy == "sku" else f"{field}.productKey")  # fmt: skip
     record = {
         "product_id": parent,
-        "variant_id": variant_id(parent, line.variant.id, line.variant.sku) if strategy != "sku" else line.variant.sku,
+        "variant_id": ometria_id(variant_id(parent, line.variant.id, line.variant.sku) if strategy != "sku" else parent,
+                                 f"{field}.variant.sku"),  # fmt: skip
         "sku": line.variant.sku,
         "quantity": line.quantity,
         "unit_price": unit,
@@ -150,6 +152,7 @@ def customer_block(order: Order, context: dict[str, Any] | None, config: Mapping
         customer = (context or {}).get("customer") or {}
         strategy = config.identity.customer_id_strategy
         chosen = customer.get(strategy) or order.customer_id
+        ometria_id(chosen, f"customer_id ({strategy})" if customer.get(strategy) else "customerId")
         if looks_personal(chosen):
             raise InvalidField(f"customer_id ({strategy})", "looks like personal data and cannot be an Ometria id")
         block["id"] = chosen

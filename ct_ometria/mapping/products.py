@@ -14,7 +14,7 @@ from typing import Any
 
 from ct_ometria.commercetools.models import LocalizedString, Price, Product, Variant
 from ct_ometria.config import MappingConfig
-from ct_ometria.mapping.common import InvalidField, compact
+from ct_ometria.mapping.common import InvalidField, compact, ometria_id
 from ct_ometria.mapping.money import amount
 from ct_ometria.mapping.stores import StoreContext
 
@@ -114,7 +114,9 @@ def product_records(
     """The parent product (with listings per store and category attributes) and one record per variant."""
     data = product.master_data.current
     master = data.master_variant
-    parent = parent_id(product.id, product.key, master.sku, config.products.id_strategy)
+    strategy = config.products.id_strategy
+    parent = ometria_id(parent_id(product.id, product.key, master.sku, strategy),
+                        {"key": "key", "id": "id", "sku": "masterData.current.masterVariant.sku"}[strategy])  # fmt: skip
     active = product.master_data.published
     default = stores[0] if stores else None
     categories = (context or {}).get("categories", {})
@@ -145,14 +147,15 @@ def product_records(
             }
         )
     ]
-    for variant in data.all_variants():
+    for index, variant in enumerate(data.all_variants()):
         if variant_id(parent, variant.id, variant.sku) == parent:
             continue  # the sku strategy: the master variant's SKU is the parent itself
+        sku_field = f"masterData.current.variants.{index - 1}.sku" if index else "masterData.current.masterVariant.sku"
         records.append(
             compact(
                 {
                     "@type": "product",
-                    "id": variant_id(parent, variant.id, variant.sku),
+                    "id": ometria_id(variant_id(parent, variant.id, variant.sku), sku_field),
                     "parent_id": parent,
                     "is_variant": True,
                     "is_active": active,

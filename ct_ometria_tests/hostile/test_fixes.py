@@ -79,3 +79,22 @@ def test_every_amount_of_an_order_is_read_and_in_the_orders_currency(path, value
 )  # fmt: skip
 def test_an_extracted_orders_reason_names_the_field_of_the_document_not_the_frames_column(path, value, reason):
     assert reasons_of("order", _set(ORDER, path, value)) == [reason]
+
+
+@pytest.mark.parametrize(
+    ("entity", "document", "path", "value"),
+    [
+        ("order", ORDER, ("orderNumber",), "ORD-\u200f1"),
+        ("order", ORDER, ("orderNumber",), "A" * 256),
+        ("order", ORDER, ("orderNumber",), " ORD-1"),
+        ("order", ORDER, ("lineItems", 0, "productKey"), "tee\x00"),
+        ("order", ORDER, ("lineItems", 0, "variant", "sku"), "TEE\u202eM"),
+        ("product", data.MUG, ("key",), "\u200b"),
+        ("product", data.MUG, ("key",), "mug\u2028"),
+        ("product", data.TEE, ("masterData", "current", "variants", 0, "sku"), "T" * 300),
+    ],
+)  # fmt: skip
+def test_an_id_that_is_blank_too_long_or_unprintable_is_refused_naming_its_source_field(entity, document, path, value):
+    field = ".".join(str(part) for part in path)
+    reasons = reasons_of(entity, _set(document, path, value))
+    assert len(reasons) == 1 and reasons[0].startswith(f"{field}: ") and "cannot be an Ometria id" in reasons[0], reasons
