@@ -58,13 +58,14 @@ def mapped_frame(
         for record in records:
             columns = record.pop(COLUMNS_KEY, {})
             text = canonical_json(record)
+            size = len(text.encode("utf-8"))
             rows.append(
                 {
                     **base,
                     "id": record["id"],
                     "record": text,
-                    "record_bytes": len(text.encode("utf-8")),
-                    REJECTION: None,
+                    "record_bytes": size,
+                    REJECTION: too_large(record) if size > MAX_RECORD_BYTES else None,
                     **(extra(record) if extra else {}),
                     **columns,
                 }
@@ -72,7 +73,31 @@ def mapped_frame(
     frame = pd.DataFrame(rows, columns=[*RECORD_COLUMNS[:4], *extra_columns, *RECORD_COLUMNS[4:]])
     frame["version"] = frame["version"].astype("Int64")
     frame["record_bytes"] = frame["record_bytes"].astype("Int64")
-    return apply_schema(frame, schema)
+    return with_siblings_held(apply_schema(frame, schema))
+
+
+def largest_value(value: Any, path: str = "") -> tuple[str, int]:
+    """The path and size in bytes of the largest value in a record: what to shorten when it is too large."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    found = [largest_value(child, f"{path}.{key}" if path else str(key)) for key, child in items]
+    return max(found, key=lambda pair: pair[1]) if found else (path or "record", len(canonical_json(value).encode("utf-8")))
+
+
+def too_large(record: dict[str, Any]) -> str:
+    """Why a record over Ometria's limit is set aside, naming the value that makes it so."""
+    field, size = largest_value(record)
+    return f"record_bytes: record is over Ometria's {MAX_RECORD_BYTES} bytes; {field}: its largest value, {size} bytes"
+
+
+def with_siblings_held(frame: pd.DataFrame) -> pd.DataFrame:
+    """A source document goes whole or not at all: when one of its records (a product's parent or a
+    variant) is set aside, the others are too, with the same reason, so Ometria never holds a variant
+    whose parent did not arrive."""
+    reasons = frame[frame[REJECTION].notna()].groupby("source_id")[REJECTION].first()
+    held = frame[REJECTION].isna() & frame["source_id"].isin(reasons.index)
+    if held.any():
+        frame.loc[held, REJECTION] = frame.loc[held, "source_id"].map(reasons)
+    return frame
 
 
 def _is_normalised_email(value: object) -> bool:

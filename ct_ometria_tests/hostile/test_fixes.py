@@ -98,3 +98,17 @@ def test_an_id_that_is_blank_too_long_or_unprintable_is_refused_naming_its_sourc
     field = ".".join(str(part) for part in path)
     reasons = reasons_of(entity, _set(document, path, value))
     assert len(reasons) == 1 and reasons[0].startswith(f"{field}: ") and "cannot be an Ometria id" in reasons[0], reasons
+
+
+def test_a_record_over_60_kb_is_parked_naming_its_largest_value():
+    document = customer_document("c-big", "big@example.com", MODIFIED, firstName="\u00e9" * 40_000)
+    [reason] = reasons_of("customer", document)
+    assert reason.startswith("record_bytes: record is over Ometria's 61440 bytes; firstname: its largest value, 80002 bytes")
+
+
+def test_a_product_whose_parent_is_too_large_keeps_its_variants_back_too():
+    document = _set(data.MUG, ("masterData", "current", "slug"), {"nl-NL": "m" * 70_000, "en-GB": "mug"})
+    extracted, mapped = extract_and_map("product", [document])
+    assert sorted(mapped["id"]) == ["MUG-1", "mug"]
+    assert mapped["rejection"].notna().all(), mapped[["id", "rejection"]]
+    assert mapped["rejection"].str.contains("url: its largest value").all()
