@@ -150,19 +150,19 @@ def product_records(
     for index, variant in enumerate(data.all_variants()):
         if variant_id(parent, variant.id, variant.sku) == parent:
             continue  # the sku strategy: the master variant's SKU is the parent itself
-        sku_field = f"masterData.current.variants.{index - 1}.sku" if index else "masterData.current.masterVariant.sku"
+        where = f"masterData.current.variants.{index - 1}" if index else MASTER
         records.append(
             compact(
                 {
                     "@type": "product",
-                    "id": ometria_id(variant_id(parent, variant.id, variant.sku), sku_field),
+                    "id": ometria_id(variant_id(parent, variant.id, variant.sku), f"{where}.sku"),
                     "parent_id": parent,
                     "is_variant": True,
                     "is_active": active,
                     "sku": variant.sku,
                     "title": primary.get("title") or localized(data.name, None),
                     "image_url": variant.images[0].url if variant.images else None,
-                    "price": _price_of(select_price(variant.prices, default, as_of)) if default else None,
+                    "price": _price_of(select_price(variant.prices, default, as_of), variant, where) if default else None,
                     "attributes": _attributes(variant, config.products.attributes, default.locale if default else None),
                 }
             )
@@ -179,8 +179,18 @@ def _path(paths: dict[str, list[str]], locale: str | None) -> list[str]:
     return chosen.split(" > ") if chosen else []
 
 
-def _price_of(price: Price | None) -> Decimal | None:
-    return amount(price.value.raw(), "price") if price else None
+MASTER = "masterData.current.masterVariant"
+
+
+def _price_of(price: Price | None, variant: Variant, field: str, *, discounted: bool = False) -> Decimal | None:
+    """The amount of a selected price (or its discounted value); a broken one names its place in the
+    document (``masterData.current.masterVariant.prices.1.value``)."""
+    if price is None or (discounted and price.discounted is None):
+        return None
+    where = f"{field}.prices.{variant.prices.index(price)}"
+    if discounted:
+        return amount(price.discounted.value.raw(), f"{where}.discounted.value")
+    return amount(price.value.raw(), f"{where}.value")
 
 
 def _listing(product: Product, master: Variant, parent: str, store: StoreContext, as_of: dt.datetime,
@@ -192,8 +202,8 @@ def _listing(product: Product, master: Variant, parent: str, store: StoreContext
         "title": localized(data.name, store.locale),
         "url": _url(store, localized(data.slug, store.locale), product, parent, master.sku),
         "currency": store.currency,
-        "price": _price_of(price),
-        "special_price": amount(price.discounted.value.raw(), "special_price") if price and price.discounted else None,
+        "price": _price_of(price, master, MASTER),
+        "special_price": _price_of(price, master, MASTER, discounted=True),
         "image_url": master.images[0].url if master.images else None,
         "is_active": active,
     }

@@ -112,3 +112,20 @@ def test_a_product_whose_parent_is_too_large_keeps_its_variants_back_too():
     assert sorted(mapped["id"]) == ["MUG-1", "mug"]
     assert mapped["rejection"].notna().all(), mapped[["id", "rejection"]]
     assert mapped["rejection"].str.contains("url: its largest value").all()
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        (("masterData", "current", "masterVariant", "prices", 1, "value", "centAmount"),
+         "masterData.current.masterVariant.prices.1.value: negative amount"),
+        (("masterData", "current", "masterVariant", "prices", 0, "discounted", "value", "centAmount"),
+         "masterData.current.masterVariant.prices.0.discounted.value: negative amount"),
+        (("masterData", "current", "variants", 0, "prices", 0, "value", "centAmount"),
+         "masterData.current.variants.0.prices.0.value: negative amount"),
+    ],
+)  # fmt: skip
+def test_a_broken_price_is_named_by_its_place_in_the_product(path, reason):
+    document = copy.deepcopy(data.TEE if "variants" in path else data.MUG)
+    document["masterData"]["staged"] = copy.deepcopy(document["masterData"]["current"])
+    assert set(reasons_of("product", _set(document, path, -1))) == {reason}
