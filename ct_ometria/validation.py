@@ -37,7 +37,9 @@ def apply_schema(frame: pd.DataFrame, schema: pa.DataFrameSchema, fields: Mappin
     if candidates.empty:
         return frame
     try:
-        schema.validate(candidates, lazy=True)
+        # Typed as if the rejected rows were not there: a rejected row's missing flag (None beside the
+        # valid rows' booleans) would otherwise make a column's dtype fail for every row of the frame.
+        schema.validate(candidates.infer_objects(), lazy=True)
         return frame
     except SchemaErrors as errors:
         cases = errors.failure_cases

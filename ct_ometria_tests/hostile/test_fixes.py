@@ -129,3 +129,11 @@ def test_a_broken_price_is_named_by_its_place_in_the_product(path, reason):
     document = copy.deepcopy(data.TEE if "variants" in path else data.MUG)
     document["masterData"]["staged"] = copy.deepcopy(document["masterData"]["current"])
     assert set(reasons_of("product", _set(document, path, -1))) == {reason}
+
+
+def test_a_product_that_cannot_map_leaves_its_neighbours_valid():
+    broken = _set(data.MUG, ("masterData", "current", "masterVariant", "prices", 0, "value", "centAmount"), -1)
+    extracted, mapped = extract_and_map("product", [broken, data.TEE])
+    reasons = dict(zip(mapped["id"], mapped["rejection"], strict=True))
+    assert reasons.pop("prod-mug").endswith("negative amount")
+    assert sorted(reasons) == ["TEE-L", "TEE-M", "tee"] and all(r is None for r in reasons.values()), reasons
