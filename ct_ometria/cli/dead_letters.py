@@ -5,6 +5,7 @@ from __future__ import annotations
 from ct_ometria.cli.sync import ensure_dagster_home
 from ct_ometria.errors import ConfigError
 from ct_ometria.ledger.store import Ledger
+from ct_ometria.mapping.common import shown_id
 from ct_ometria.settings import database_schema, database_url
 
 COLUMNS = ("id", "record_type", "record_id", "stage", "attempts", "last_seen", "reason")
@@ -16,14 +17,20 @@ def list_command(record_type: str | None, include_resolved: bool) -> int:
     if not letters:
         print("no dead letters" + ("" if include_resolved else " open"))
         return 0
-    # The payload stays in the ledger: it may hold personal data.
-    rows = [[str(letter[c]) if c != "last_seen" else letter[c].strftime("%Y-%m-%d %H:%M") for c in COLUMNS] for letter in letters]
+    # The payload stays in the ledger: it may hold personal data; so may an id set aside for looking like it.
+    rows = [[_cell(letter, column) for column in COLUMNS] for letter in letters]
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS[:-1])]
     print("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=False)) + "  reason")
     for row in rows:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[-1])
     print(f"{len(letters)} dead letter(s)")
     return 0
+
+
+def _cell(letter: dict, column: str) -> str:
+    if column == "last_seen":
+        return letter[column].strftime("%Y-%m-%d %H:%M")
+    return str(shown_id(letter[column]) if column == "record_id" else letter[column])
 
 
 def replay_command(record_type: str | None, record_ids: list[str], replay_all: bool) -> int:

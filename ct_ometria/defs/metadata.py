@@ -10,19 +10,24 @@ from collections.abc import Sequence
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
+from ct_ometria.mapping.common import shown_id
 from ct_ometria.validation import REJECTION, Verdict, invalid_rows
 
 PREVIEW_ROWS = 5
 REJECTION_ROWS = 20
+# Columns holding record ids: a record set aside because its id looks like personal data keeps that id.
+ID_COLUMNS = frozenset({"id", "record_id", "source_id", "parent_id"})
 
 
 def md_table(frame: pd.DataFrame, columns: Sequence[str], limit: int) -> MetadataValue:
     if frame.empty:
         return MetadataValue.md("_none_")
     shown = frame[list(columns)].head(limit)
+    masked = [column in ID_COLUMNS for column in columns]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in shown.itertuples(index=False):
-        cells = [str(value).replace("|", "\\|").replace("\n", " ") for value in row]
+        values = [shown_id(value) if mask else value for value, mask in zip(row, masked, strict=True)]
+        cells = [str(value).replace("|", "\\|").replace("\n", " ") for value in values]
         lines.append("| " + " | ".join(cells) + " |")
     if len(frame) > limit:
         lines.append(f"\n_{len(frame) - limit} more not shown_")

@@ -61,6 +61,16 @@ def looks_personal(value: str) -> bool:
     return "@" in value or bool(_PHONE_LIKE.match(value.strip()))
 
 
+PERSONAL_ID_MASK = "(an id that looks like personal data)"
+
+
+def shown_id(value: object) -> object:
+    """``value`` as metadata, logs and listings may show it: an id that looks like personal data (an
+    order number that is an email) is masked; a record is set aside for that very reason, and its
+    reason must not repeat what it protects."""
+    return PERSONAL_ID_MASK if isinstance(value, str) and looks_personal(value) else value
+
+
 # The ledger keeps record ids in 255 characters; commercetools keys are at most 256.
 MAX_ID_CHARS = 255
 # Control, format (bidi marks, zero-width joiners), surrogate, private-use and unassigned code points,
