@@ -21,6 +21,7 @@ import time
 from threading import Thread
 from typing import Any
 
+import tenacity
 from pyrate_limiter import Limiter, Rate
 from sqlalchemy.engine import make_url
 
@@ -39,6 +40,12 @@ def account_rate(rate_per_second: float) -> Rate:
     return Rate(1, math.ceil(1000 * (1 + SAFETY_MARGIN) / rate_per_second))
 
 
+def _connection_lost(error: BaseException) -> bool:
+    import psycopg
+
+    return isinstance(error, psycopg.OperationalError)
+
+
 class SharedRate:
     """A blocking gate shared by every process using the same database and ``name``."""
 
@@ -48,9 +55,15 @@ class SharedRate:
         self._closer = closer
 
     def acquire(self) -> None:
-        # A PostgreSQL bucket answers False at once when another process holds its lock: ask again.
-        while not self._limiter.try_acquire(self.name, blocking=True):
-            time.sleep(0.002)
+        # A lost database connection (a restart, a failover, a dropped idle connection) costs a few
+        # tries on fresh connections, not the run; a database that stays away still fails it.
+        for attempt in tenacity.Retrying(retry=tenacity.retry_if_exception(_connection_lost),
+                                         wait=tenacity.wait_exponential(multiplier=0.1, max=2),
+                                         stop=tenacity.stop_after_attempt(6), reraise=True):  # fmt: skip
+            with attempt:
+                # A PostgreSQL bucket answers False at once when another process holds its lock: ask again.
+                while not self._limiter.try_acquire(self.name, blocking=True):
+                    time.sleep(0.002)
 
     def close(self) -> None:
         """Stop the bucket's leaker thread and release the bucket's connections.
@@ -102,7 +115,8 @@ def shared_rate(database_url: str, rate_per_second: float, name: str = "ometria_
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         # The bucket's table lives beside the ledger's, not in the default schema.
-        pool = ConnectionPool(conninfo=conninfo, min_size=1, max_size=2, open=True,
+        # check: a connection the server dropped while idle is replaced before it is handed out.
+        pool = ConnectionPool(conninfo=conninfo, min_size=1, max_size=2, open=True, check=ConnectionPool.check_connection,
                               kwargs={"autocommit": False, "options": f"-c search_path={schema}"})  # fmt: skip
         return SharedRate(Limiter(PostgresBucket(pool, name, rates), buffer_ms=BUFFER_MS), name, pool)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":

@@ -93,3 +93,22 @@ def test_processes_starting_together_create_the_schema_once():
         with create_engine(POSTGRES_URL).begin() as connection:
             for schema in schemas:
                 connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+
+def test_the_gate_survives_its_database_connections_being_dropped():
+    from ct_ometria.ometria.shared_rate import shared_rate
+
+    schema = f"ct_ometria_drop_{uuid.uuid4().hex[:10]}"
+    gate = shared_rate(f"{POSTGRES_URL}?application_name={schema}", 8, schema=schema)
+    engine = create_engine(POSTGRES_URL)
+    try:
+        gate.acquire()
+        with engine.connect() as connection:
+            dropped = connection.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                              "WHERE application_name = :name"), {"name": schema}).scalar()  # fmt: skip
+        assert dropped >= 1
+        gate.acquire()  # on a fresh connection, not an error
+    finally:
+        gate.close()
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
