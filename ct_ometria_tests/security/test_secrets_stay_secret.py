@@ -40,6 +40,8 @@ from dagster._serdes import serialize_value
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+# Imported before any test changes the environment: the code location reads some settings at import.
+from ct_ometria.definitions import ASSETS, build_resources
 from ct_ometria.local.process import LocalServer
 from ct_ometria.local.sample import customer_document
 from ct_ometria_tests.pipeline import commerce_data as data
@@ -211,8 +213,7 @@ class Records(logging.Handler):
 
 
 def in_process_run(instance: DagsterInstance, partition_key: str):
-    from ct_ometria.definitions import ASSETS, build_resources
-
+    """The sync's assets with the resources the code location builds from the environment (EnvVars)."""
     assets = [a for a in ASSETS if a.key.to_user_string() != "ometria_reconciliation" and a.partitions_def is not None]
     return materialize(assets, partition_key=partition_key, resources=build_resources(), instance=instance,
                        raise_on_error=False)  # fmt: skip
