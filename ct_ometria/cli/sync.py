@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ct_ometria.config import load_mapping_config
-from ct_ometria.errors import ConfigError
+from ct_ometria.errors import ConfigError, CtOmetriaError
 from ct_ometria.settings import commercetools_from_env, http_timeout, mapping_config_path, ometria_from_env
 
 EXTRACTED = ("read", "valid", "invalid", "commercetools_requests", "commercetools_retries")
@@ -116,9 +116,23 @@ def heal_abandoned_runs(instance) -> list[str]:  # noqa: ANN001
     return healed
 
 
+def open_instance():  # noqa: ANN201
+    """The Dagster instance of ``DAGSTER_HOME``; storage that cannot be reached is a clear error, not a
+    traceback (whose text could carry the storage URL)."""
+    from dagster import DagsterInstance
+
+    try:
+        return DagsterInstance.get()
+    except Exception as error:  # dagster-postgres wraps the driver's errors in its own exception types
+        if type(error).__name__ not in ("DagsterPostgresException", "OperationalError"):
+            raise
+        raise CtOmetriaError(f"the Dagster instance's storage (DAGSTER_HOME={os.environ.get('DAGSTER_HOME')}) could not be "
+                             f"reached: {type(error).__name__}; check its database and dagster.yaml") from None
+
+
 def run_sync(start: dt.date, end: dt.date, dry_run: bool = False) -> SyncOutcome:
     quiet_dagster()
-    from dagster import DagsterEventType, DagsterInstance
+    from dagster import DagsterEventType
 
     from ct_ometria.definitions import defs
     from ct_ometria.defs.jobs import SYNC_JOB
@@ -142,7 +156,7 @@ def run_sync(start: dt.date, end: dt.date, dry_run: bool = False) -> SyncOutcome
         **({"ct_ometria/dry_run": "true"} if dry_run else {}),
     }
     started = time.monotonic()
-    with DagsterInstance.get() as instance:
+    with open_instance() as instance:
         for run_id in heal_abandoned_runs(instance):
             print(f"run {run_id} had died without finishing: marked failed, its pool slots freed", file=sys.stderr)
         result = job.execute_in_process(

@@ -208,3 +208,11 @@ def test_a_range_can_run_as_chunks_of_days_two_at_a_time(emulator, sandbox, cli_
         ranges = sorted(r.tags["dagster/asset_partition_range_start"] for r in runs)
         assert ranges == ["2024-05-01", "2024-05-02", "2024-05-03"]
         assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+
+
+def test_an_unreachable_dagster_instance_is_a_clear_error_without_its_password(cli_env):
+    env = {**cli_env, "CT_OMETRIA_DAGSTER_PG_URL": "postgresql://postgres:Instance-Pw-4417@127.0.0.1:1/test"}
+    done = ct_ometria(env, "sync", "--start", "2024-05-01", "--end", "2024-05-01")
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "the Dagster instance's storage" in done.stderr and "Traceback" not in done.stderr
+    assert "Instance-Pw-4417" not in done.stdout + done.stderr
