@@ -32,8 +32,9 @@ Day = Annotated[dt.date, BeforeValidator(_iso_text)]
 
 class Reference(_Model):
     type_id: str | None = Field(default=None, alias="typeId")
-    id: str | None = None
-    key: str | None = None
+    # commercetools ids and keys are at most 256 characters; a longer one is a broken reference.
+    id: str | None = Field(default=None, max_length=256)
+    key: str | None = Field(default=None, max_length=256)
     obj: dict[str, Any] | None = None  # present when the reference was expanded
 
 
@@ -207,6 +208,12 @@ class DiscountCodeInfo(_Model):
     state: str | None = None
 
 
+class PaymentInfo(_Model):
+    """Read so a broken one parks its order: extraction follows these payments for refunds."""
+
+    payments: list[Reference] = Field(default_factory=list)
+
+
 class ShippingInfo(_Model):
     shipping_method_name: str | None = Field(default=None, alias="shippingMethodName")
     price: Money | None = None
@@ -229,6 +236,7 @@ class Order(_Model):
     taxed_shipping_price: TaxedPrice | None = Field(default=None, alias="taxedShippingPrice")
     shipping_info: ShippingInfo | None = Field(default=None, alias="shippingInfo")
     discount_codes: list[DiscountCodeInfo] = Field(default_factory=list, alias="discountCodes")
+    payment_info: PaymentInfo | None = Field(default=None, alias="paymentInfo")
     billing_address: OrderAddress | None = Field(default=None, alias="billingAddress")
     shipping_address: OrderAddress | None = Field(default=None, alias="shippingAddress")
     country: str | None = None

@@ -11,12 +11,33 @@ from ct_ometria.commercetools.models import Project, Store
 
 # Ids per request: 100 UUIDs keep the URL far under any proxy's limit.
 IDS_PER_REQUEST = 100
+# commercetools ids and keys are at most 256 characters. Anything else in a broken document (a number,
+# a list, 100 KB of text) is no reference to follow: its document is refused by its model, with the field.
+MAX_REFERENCE_CHARS = 256
+
+
+def is_reference_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_REFERENCE_CHARS
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _ref_id(value: Any) -> str | None:
+    """The id of a reference (``{"typeId": ..., "id": ...}``), when it is one."""
+    found = _dict(value).get("id")
+    return found if is_reference_id(found) else None
 
 
 def fetch_by_ids(
-    client: CommercetoolsClient, resource: str, ids: Iterable[str], *, expand: tuple[str, ...] = ()
+    client: CommercetoolsClient, resource: str, ids: Iterable[Any], *, expand: tuple[str, ...] = ()
 ) -> dict[str, dict[str, Any]]:
-    wanted = sorted({i for i in ids if i})
+    wanted = sorted({i for i in ids if is_reference_id(i)})
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), IDS_PER_REQUEST):
         chunk = wanted[start : start + IDS_PER_REQUEST]
@@ -51,8 +72,8 @@ def category_context(categories: dict[str, dict[str, Any]]) -> dict[str, dict[st
 def product_contexts(client: CommercetoolsClient, products: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per product id: its categories with their paths."""
     def category_ids(product: dict[str, Any]) -> list[str]:
-        current = (product.get("masterData") or {}).get("current") or {}
-        return [ref.get("id") for ref in current.get("categories", []) if isinstance(ref, dict)]
+        current = _dict(_dict(product.get("masterData")).get("current"))
+        return [found for ref in _dicts(current.get("categories")) if (found := _ref_id(ref))]
 
     categories = category_context(
         fetch_by_ids(client, "categories", (i for p in products for i in category_ids(p)), expand=("ancestors[*]",))
@@ -66,40 +87,40 @@ def product_contexts(client: CommercetoolsClient, products: list[dict[str, Any]]
 def order_contexts(client: CommercetoolsClient, orders: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per order id: the registered customer's identifiers and the discount codes' text."""
     customers = fetch_by_ids(client, "customers", (o.get("customerId") for o in orders))
-    code_ids = [
-        (info.get("discountCode") or {}).get("id") for order in orders for info in order.get("discountCodes", [])
-    ]
+    code_ids = [_ref_id(info.get("discountCode")) for order in orders for info in _dicts(order.get("discountCodes"))]
     codes = {i: d.get("code") for i, d in fetch_by_ids(client, "discount-codes", code_ids).items()}
     # Lines of older orders may lack productKey; the product id strategy `key` needs it.
-    keyless = [line.get("productId") for o in orders for line in o.get("lineItems", []) if not line.get("productKey")]
+    keyless = [line.get("productId") for o in orders for line in _dicts(o.get("lineItems")) if not line.get("productKey")]
     keys = {i: d["key"] for i, d in fetch_by_ids(client, "products", keyless).items() if d.get("key")}
-    payments = fetch_by_ids(client, "payments", (ref.get("id") for o in orders for ref in _payment_refs(o)))
+    payments = fetch_by_ids(client, "payments", (_ref_id(ref) for o in orders for ref in _payment_refs(o)))
     contexts = {}
     for order in orders:
-        customer = customers.get(order.get("customerId") or "")
+        customer_id = order.get("customerId")
+        customer = customers.get(customer_id) if is_reference_id(customer_id) else None
+        lines = _dicts(order.get("lineItems"))
         contexts[str(order.get("id"))] = {
             "customer": {
                 key: customer.get(key) for key in ("id", "customerNumber", "externalId", "key")
             } if customer else None,
             "product_keys": {
-                line["productId"]: keys[line["productId"]] for line in order.get("lineItems", [])
-                if line.get("productId") in keys
+                line["productId"]: keys[line["productId"]] for line in lines
+                if is_reference_id(line.get("productId")) and line["productId"] in keys
             },
             "refunds": [
                 transaction["amount"] for ref in _payment_refs(order) for transaction in
-                (payments.get(ref.get("id")) or {}).get("transactions", [])
+                _dicts(payments.get(_ref_id(ref) or "", {}).get("transactions"))
                 if transaction.get("type") == "Refund" and transaction.get("state") == "Success"
             ],
             "discount_codes": [
-                codes[ref] for info in order.get("discountCodes", [])
-                if (ref := (info.get("discountCode") or {}).get("id")) in codes
+                codes[ref] for info in _dicts(order.get("discountCodes"))
+                if (ref := _ref_id(info.get("discountCode"))) in codes
             ],
         }  # fmt: skip
     return contexts
 
 
 def _payment_refs(order: dict[str, Any]) -> list[dict[str, Any]]:
-    return [ref for ref in ((order.get("paymentInfo") or {}).get("payments") or []) if isinstance(ref, dict)]
+    return _dicts(_dict(order.get("paymentInfo")).get("payments"))
 
 
 def fetch_stores(client: CommercetoolsClient) -> tuple[list[Store], Project]:
