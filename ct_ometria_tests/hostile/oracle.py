@@ -9,6 +9,9 @@ from ct_ometria_tests.hostile.strategies import Breakage
 _PART = re.compile(r"^(?P<field>[^:;]+): (?P<reason>.+)$", re.DOTALL)
 # Segments too common to tell one field from another on their own.
 GENERIC = {"id", "value", "type", "obj", "record"}
+# commercetools fields Ometria knows by another name (same-named ones match without help: firstName, firstname).
+RENAMED = {"name": {"title"}, "slug": {"url"}, "postalcode": {"postcode"}, "title": {"prefix"}, "salutation": {"prefix"},
+           "images": {"imageurl"}, "country": {"countryid", "countrycode"}, "shippingmethodname": {"shippingmethod"}}  # fmt: skip
 
 
 def reason_fields(reason: str) -> list[str]:
@@ -36,6 +39,7 @@ def names_field(reason: str, breakage: Breakage) -> bool:
     the Ometria field it became (``firstname`` for ``firstName``, ``shipping_address`` for ``shippingAddress``)."""
     path = [str(part) for part in breakage.path]
     named = {_normal(s) for s in path if not s.isdigit() and s not in GENERIC}
+    named |= {other for name in list(named) for other in RENAMED.get(name, ())}
     for field in reason_fields(reason):
         segments = _segments(field)
         if segments == path[: len(segments)] or path == segments[: len(path)]:

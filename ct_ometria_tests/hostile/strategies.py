@@ -127,6 +127,9 @@ def orders(draw: st.DrawFn) -> dict[str, Any]:
         created=ct_datetime(_modified(0)), modified=ct_datetime(_modified(draw(_seconds))),
     )  # fmt: skip
     document["completedAt"] = document["lastModifiedAt"]
+    # References extraction resolves (discount codes, payments), so breaking them reaches that code too.
+    document["discountCodes"] = [{"discountCode": {"typeId": "discount-code", "id": "dc-summer"}, "state": "MatchesCart"}]
+    document["paymentInfo"] = {"payments": [{"typeId": "payment", "id": f"pay-{ident[:8]}"}]}
     return document
 
 
@@ -143,7 +146,7 @@ def products(draw: st.DrawFn) -> dict[str, Any]:
                    "validFrom": "2024-01-01T00:00:00.000Z", "validUntil": "2030-01-01T00:00:00.000Z"}]  # fmt: skip
         variants.append(data._variant(number, sku, prices, color=draw(st.sampled_from(["red", "blue"]))))
     document = data.product(ident, key, {"en-GB": "Thing", "nl-NL": "Ding"}, {"en-GB": key, "nl-NL": key}, variants,
-                            [], published=draw(st.booleans()), version=draw(st.integers(1, 9)))  # fmt: skip
+                            ["cat-shirts"], published=draw(st.booleans()), version=draw(st.integers(1, 9)))  # fmt: skip
     document["lastModifiedAt"] = ct_datetime(_modified(draw(_seconds)))
     # Staged data of its own (the sample shares one dict), so breaking it leaves the current data alone.
     document["masterData"]["staged"] = copy.deepcopy(document["masterData"]["current"])
@@ -183,6 +186,19 @@ def _delete(document: dict[str, Any], path: Path) -> None:
     del _parent(document, path)[path[-1]]
 
 
+# Where extraction follows a document's references (customers, products, discount codes, payments, categories).
+REFERENCES = {"customerId", "lineItems", "discountCodes", "paymentInfo", "masterData"}
+REFERENCE_LEAVES = {"customerId", "lineItems", "productId", "productKey", "discountCodes", "discountCode", "paymentInfo",
+                    "payments", "masterData", "current", "categories"}  # fmt: skip
+
+
+def _references(document: dict[str, Any]) -> list[Path]:
+    """The references themselves, the lists and objects holding them, their ids, and their elements."""
+    return [path for path in paths(document) if path[0] in REFERENCES and len(path) <= 5
+            and (path[-1] in REFERENCE_LEAVES or isinstance(path[-1], int) or path[-1] == "id"
+                 and path[-2] in REFERENCE_LEAVES | {0})]  # fmt: skip
+
+
 def _leaves(document: dict[str, Any], name: str) -> list[Path]:
     return [path for path in paths(document) if path[-1] == name]
 
@@ -216,12 +232,21 @@ def reads_money(entity: str, path: Path) -> bool:
     return _matches(path[:-1], READ_MONEY.get(entity, []))
 
 
+def _wrong_type_parks(entity: str, path: Path, value: Any) -> bool:
+    """A money or quantity field of the wrong type parks wherever the model reads it (every money but a
+    shipping rate's); a required field set to null parks."""
+    if path[-1] in EXACT and "shippingRate" not in path:
+        return not (path[-1] == "fractionDigits" and value is None) and not isinstance(value, int) or isinstance(value, bool)
+    return path in REQUIRED[entity] and value is None
+
+
 @st.composite
-def broken(draw: st.DrawFn, entity: str, document: dict[str, Any]) -> Case:
+def broken(draw: st.DrawFn, entity: str, document: dict[str, Any], only: tuple[str, ...] = ()) -> Case:
     """``document`` broken once: a field deleted, a wrong type, a 100 KB string, odd unicode, a huge
-    integer, or (where the entity has one) a bad currency, email or phone, negative money, a future date."""
+    integer, a reference extraction follows, or (where the entity has one) a bad currency, email or
+    phone, negative money, a future date. ``only`` narrows the kinds."""
     document = copy.deepcopy(document)
-    kinds = ["delete", "wrong_type", "huge_string", "odd_unicode", "huge_int"]
+    kinds = ["delete", "wrong_type", "huge_string", "odd_unicode", "huge_int", "reference"]
     currencies, cents = _leaves(document, "currencyCode"), _leaves(document, "centAmount")
     emails = [("email",)] if entity == "customer" else [("customerEmail",)] if entity == "order" else []
     phones = [p for p in paths(document) if p[-1] in ("mobile", "phone")]
@@ -229,6 +254,7 @@ def broken(draw: st.DrawFn, entity: str, document: dict[str, Any]) -> Case:
     birthdays = [p for p in paths(document) if p[-1] == "dateOfBirth"]
     kinds += [kind for kind, where in (("currency", currencies), ("negative", cents), ("email", emails),
                                        ("phone", phones), ("future", dates + birthdays)) if where]  # fmt: skip
+    kinds = [kind for kind in kinds if kind in only] or kinds if only else kinds
     kind = draw(st.sampled_from(kinds))
     if kind == "currency":
         path = draw(st.sampled_from(currencies))
@@ -252,6 +278,12 @@ def broken(draw: st.DrawFn, entity: str, document: dict[str, Any]) -> Case:
         path = draw(st.sampled_from(dates + birthdays))
         _set(document, path, draw(st.sampled_from(FUTURE_DATES if path in birthdays else FUTURE)))
         return Case(entity, document, Breakage(kind, path))
+    if kind == "reference":
+        # A reference (or the list holding it) of the wrong type, 100 KB long, or odd: what extraction looks up.
+        path = draw(st.sampled_from(_references(document) or paths(document)))
+        value = draw(st.sampled_from([*WRONG_TYPES, "x" * HUGE, *ODD_TEXT, *HUGE_INTS]))
+        _set(document, path, value)
+        return Case(entity, document, Breakage(kind, path, must_park=_wrong_type_parks(entity, path, value)))
     path = draw(st.sampled_from(paths(document)))
     if kind == "delete":
         _delete(document, path)
@@ -260,10 +292,7 @@ def broken(draw: st.DrawFn, entity: str, document: dict[str, Any]) -> Case:
         current = _parent(document, path)[path[-1]]
         value = draw(st.sampled_from([v for v in WRONG_TYPES if type(v) is not type(current)]))
         _set(document, path, value)
-        # A money or quantity field of the wrong type parks wherever the model reads it (every money but a shipping
-        # rate); a required field set to null parks.
-        exact = path[-1] in EXACT and "shippingRate" not in path and not (path[-1] == "fractionDigits" and value is None)
-        return Case(entity, document, Breakage(kind, path, must_park=exact or (path in REQUIRED[entity] and value is None)))
+        return Case(entity, document, Breakage(kind, path, must_park=_wrong_type_parks(entity, path, value)))
     if kind == "huge_string":
         filler = draw(st.sampled_from(["x", "\u00e9", "\U0001f600", "\u200f", "a\u0301"]))
         _set(document, path, (filler * HUGE)[:HUGE])
