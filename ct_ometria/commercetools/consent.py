@@ -125,7 +125,10 @@ def checkout_rows(orders: pd.DataFrame, consent: ConsentConfig) -> list[dict[str
     rows = []
     for order in valid_rows(orders).itertuples(index=False):
         document = json.loads(order.document)
-        value = ((document.get("custom") or {}).get("fields") or {}).get(consent.order_optin_field)
+        custom = document.get("custom")
+        fields = custom.get("fields") if isinstance(custom, dict) else None
+        # The order model does not read custom fields: a broken one (not an object) holds no opt-in.
+        value = fields.get(consent.order_optin_field) if isinstance(fields, dict) else None
         email = document.get("customerEmail")
         if value is None or not isinstance(email, str):
             continue

@@ -8,6 +8,9 @@ import datetime as dt
 
 import pytest
 
+from ct_ometria.commercetools.consent import consent_frame
+from ct_ometria.commercetools.frames import ORDERS, customers_frame, entity_frame
+from ct_ometria.config import parse_mapping_config
 from ct_ometria.local.sample import customer_document
 from ct_ometria_tests.hostile.strategies import DAY
 from ct_ometria_tests.hostile.frames import extract_and_map, outcome
@@ -137,3 +140,11 @@ def test_a_product_that_cannot_map_leaves_its_neighbours_valid():
     reasons = dict(zip(mapped["id"], mapped["rejection"], strict=True))
     assert reasons.pop("prod-mug").endswith("negative amount")
     assert sorted(reasons) == ["TEE-L", "TEE-M", "tee"] and all(r is None for r in reasons.values()), reasons
+
+
+@pytest.mark.parametrize("custom", ["newsletter", [{"fields": {"checkout_optin": True}}], {"fields": "checkout_optin"}])
+def test_an_order_whose_custom_fields_are_broken_gives_no_checkout_consent_and_raises_nothing(custom):
+    orders = entity_frame([{**ORDER, "custom": custom}, data.ORDERS[3]], ORDERS)
+    consent = parse_mapping_config({"consent": {"order_optin_field": "checkout_optin"}}).consent
+    frame = consent_frame(customers_frame([]), [], consent, [], orders)
+    assert frame.empty
