@@ -83,6 +83,15 @@ def consent_input(customer: Customer, config: MappingConfig, found: dict[str, An
     )  # fmt: skip
 
 
+def _birth_date(customer: Customer) -> str | None:
+    """The date of birth, never one after the customer's last modification: a birthday in the future
+    is a broken document, not a date to send."""
+    born = customer.date_of_birth
+    if born is not None and born > customer.last_modified_at.date():
+        raise InvalidField("dateOfBirth", "is later than the customer's last modification")
+    return born.isoformat() if born else None
+
+
 def contact_record(
     customer: Customer, config: MappingConfig, consent: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], ConsentDecision, str | None]:
@@ -111,7 +120,7 @@ def contact_record(
         "firstname": customer.first_name,
         "middlename": customer.middle_name,
         "lastname": customer.last_name,
-        "date_of_birth": customer.date_of_birth.isoformat() if customer.date_of_birth else None,
+        "date_of_birth": _birth_date(customer),
         "country_id": address.country if address else None,
         "phone_number": phone,
         "store_ids": store_ids,

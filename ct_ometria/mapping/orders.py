@@ -23,6 +23,7 @@ return infos (refunded or not yet) to ``properties.returned_units``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -161,6 +162,22 @@ def customer_block(order: Order, context: dict[str, Any] | None, config: Mapping
     return block
 
 
+# Clock skew allowed between the moment an order says it was completed and its last modification.
+SKEW = dt.timedelta(days=1)
+
+
+def _placed_at(order: Order) -> dt.datetime:
+    """When the order was placed: completedAt, else createdAt; never later than its last modification
+    (a completion dated in the future is a broken document, not a date to show in Ometria)."""
+    if order.completed_at is not None and _utc(order.completed_at) > _utc(order.last_modified_at) + SKEW:
+        raise InvalidField("completedAt", "is later than the order's last modification")
+    return order.completed_at or order.created_at
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
 def order_record(order: Order, context: dict[str, Any] | None, store: StoreContext, config: MappingConfig) -> dict[str, Any]:
     currency = check_currency(order.total_price.currency_code, "totalPrice.currencyCode")
     # Read even when the taxed gross is the grand total: a negative or unreadable total is a broken order.
@@ -201,7 +218,7 @@ def order_record(order: Order, context: dict[str, Any] | None, store: StoreConte
         {
             "@type": "order",
             "id": order_id(order, config),
-            "timestamp": iso8601(order.completed_at or order.created_at),
+            "timestamp": iso8601(_placed_at(order)),
             "grand_total": grand_total,
             "subtotal": subtotal,
             "discount": discount,

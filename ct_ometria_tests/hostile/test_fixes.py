@@ -148,3 +148,15 @@ def test_an_order_whose_custom_fields_are_broken_gives_no_checkout_consent_and_r
     consent = parse_mapping_config({"consent": {"order_optin_field": "checkout_optin"}}).consent
     frame = consent_frame(customers_frame([]), [], consent, [], orders)
     assert frame.empty
+
+
+def test_an_order_completed_in_the_future_is_parked_naming_completed_at():
+    assert reasons_of("order", {**ORDER, "completedAt": "9999-12-31T23:59:59.999Z"}) == [
+        "completedAt: is later than the order's last modification"]
+    assert reasons_of("order", {**ORDER, "completedAt": ORDER["lastModifiedAt"]}) == []
+
+
+def test_a_customer_born_in_the_future_is_parked_naming_date_of_birth():
+    document = customer_document("c-1", "ada@example.com", MODIFIED, dateOfBirth="3000-01-01")
+    assert reasons_of("customer", document) == ["dateOfBirth: is later than the customer's last modification"]
+    assert reasons_of("customer", {**document, "dateOfBirth": "1815-12-10"}) == []
