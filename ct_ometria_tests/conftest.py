@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from ct_ometria.local.emulator import EMULATOR_DIR, Emulator, start_emulator
 from ct_ometria_tests.servers import SandboxProcess, start_sandbox_process
@@ -41,3 +44,15 @@ def sandbox(sandbox_server: SandboxProcess) -> SandboxProcess:
     """The session's sandbox, emptied for this test."""
     sandbox_server.reset()
     return sandbox_server
+
+
+POSTGRES_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def ledger_schema() -> Iterator[str]:
+    """A PostgreSQL schema of this test's own for the ledger, dropped afterwards."""
+    schema = f"ct_ometria_test_{uuid.uuid4().hex[:12]}"
+    yield schema
+    with create_engine(POSTGRES_URL).begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))

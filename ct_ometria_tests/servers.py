@@ -1,12 +1,17 @@
-"""The Ometria sandbox as its own process (``ct-ometria sandbox --port 0``), for the tests."""
+"""Servers the tests start as processes: the Ometria sandbox (``ct-ometria sandbox --port 0``) and
+dagster-webserver on the project's workspace."""
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import sys
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -76,3 +81,33 @@ def start_sandbox_process(api_key: str, *args: str, timeout: float = 30.0) -> Sa
                 server.stop()
                 raise RuntimeError("the Ometria sandbox never answered:\n" + "".join(server.lines[-20:])) from None
             time.sleep(0.02)
+
+
+WEBSERVER_READY = re.compile(r"Serving dagster-webserver on (http://127\.0\.0\.1:\d+)")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def running_webserver(env: Mapping[str, str], timeout: float = 120.0) -> Iterator[tuple[str, LocalServer]]:
+    """dagster-webserver on ``workspace.yaml`` and the instance of ``env["DAGSTER_HOME"]``, on 127.0.0.1;
+    yields its base URL once it answers, and the server (its output is in ``lines``)."""
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    with socket.socket() as probe:  # a free port; dagster-webserver prints its address before it listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = LocalServer([str(webserver), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+                         WEBSERVER_READY, cwd=ROOT, env=env, timeout=timeout)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{base}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "dagster-webserver never answered"
+            time.sleep(0.2)
+        yield base, server
+    finally:
+        server.stop()

@@ -8,28 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
-from sqlalchemy import create_engine, text
 
 from ct_ometria.local.sample import customer_document, sample_customers
 from ct_ometria_tests.pipeline.conftest import at
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture
-def ledger_schema() -> str:
-    """A PostgreSQL schema of this test's own for the ledger, dropped afterwards."""
-    schema = f"ct_ometria_test_{uuid.uuid4().hex[:12]}"
-    yield schema
-    with create_engine(POSTGRES_URL).begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
 @pytest.fixture

@@ -23,11 +23,8 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -42,10 +39,9 @@ from sqlalchemy.engine import make_url
 
 # Imported before any test changes the environment: the code location reads some settings at import.
 from ct_ometria.definitions import ASSETS, build_resources
-from ct_ometria.local.process import LocalServer
 from ct_ometria.local.sample import customer_document
 from ct_ometria_tests.pipeline import commerce_data as data
-from ct_ometria_tests.servers import SandboxProcess, start_sandbox_process
+from ct_ometria_tests.servers import SandboxProcess, running_webserver, start_sandbox_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_PG_URL = os.environ.get("CT_OMETRIA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -135,14 +131,6 @@ def own_sandbox() -> Iterator[SandboxProcess]:
     server = start_sandbox_process(OMETRIA_KEY)
     yield server
     server.stop()
-
-
-@pytest.fixture
-def ledger_schema() -> Iterator[str]:
-    schema = f"ct_ometria_sec_{uuid.uuid4().hex[:12]}"
-    yield schema
-    with create_engine(BASE_PG_URL).begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
 @pytest.fixture
@@ -333,8 +321,6 @@ def test_no_secret_reaches_logs_events_metadata_files_or_the_ui_and_no_personal_
     assert not exposed, "personal data exposed:\n" + "\n".join(exposed[:20])
 
 
-GRAPHQL_READY = re.compile(r"Serving dagster-webserver on (http://127\.0\.0\.1:\d+)")
-
 ERROR = "fragment Err on PythonError { message stack className causes { message stack className } }"
 METADATA = """fragment Meta on MetadataEntry { label description __typename
   ... on TextMetadataEntry { text } ... on MarkdownMetadataEntry { mdStr } ... on JsonMetadataEntry { jsonString }
@@ -369,24 +355,8 @@ RESOURCES = """{ workspaceOrError { __typename ... on Workspace { locationEntrie
 
 def webserver_views(env: dict[str, str], ids: list[str]) -> dict[str, str]:
     """What dagster-webserver serves about the instance under ``env["DAGSTER_HOME"]`` and the runs ``ids``."""
-    webserver = Path(sys.executable).with_name("dagster-webserver")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = LocalServer([str(webserver), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-                         GRAPHQL_READY, cwd=ROOT, env=env, timeout=120)  # fmt: skip
     views: dict[str, str] = {}
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "dagster-webserver never answered"
-            time.sleep(0.2)
+    with running_webserver(env) as (base, server):
 
         def ask(query: str, **variables: str) -> dict:
             answer = httpx.post(f"{base}/graphql", json={"query": query, "variables": variables}, timeout=120).json()
@@ -409,7 +379,5 @@ def webserver_views(env: dict[str, str], ids: list[str]) -> dict[str, str]:
             logs = ask(LOGS, runId=run_id)
             assert logs["logsForRun"]["__typename"] == "EventConnection", logs
             views[f"event log of run {run_id}"] = json.dumps(logs)
-    finally:
-        server.stop()
     views["output"] = "".join(server.lines)
     return views
