@@ -180,8 +180,6 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 
 def order_record(order: Order, context: dict[str, Any] | None, store: StoreContext, config: MappingConfig) -> dict[str, Any]:
     currency = check_currency(order.total_price.currency_code, "totalPrice.currencyCode")
-    # Read even when the taxed gross is the grand total: a negative or unreadable total is a broken order.
-    _money(order.total_price, "totalPrice")
     refunded = refunded_quantities(order)
     product_keys = (context or {}).get("product_keys") or {}
     lines = [
@@ -190,7 +188,10 @@ def order_record(order: Order, context: dict[str, Any] | None, store: StoreConte
     ]
     every_line = [(line.id, line.quantity) for line in (*order.line_items, *order.custom_line_items)]
     fully_refunded = bool(every_line) and all(refunded.get(i, 0) >= quantity for i, quantity in every_line)
-    grand_total = _money(_gross(order.taxed_price) or order.total_price, "taxedPrice.totalGross", currency)
+    # The total price is read even when the taxed gross is the grand total: a negative one is a broken order.
+    total_price = _money(order.total_price, "totalPrice")
+    gross = _gross(order.taxed_price)
+    grand_total = _money(gross, "taxedPrice.totalGross", currency) if gross is not None else total_price
     # Money given back by payment refunds (successful Refund transactions), which need no return.
     refunds = [amount(money, f"paymentInfo.refunds.{i}") for i, money in enumerate((context or {}).get("refunds") or [])]
     refunded_amount = sum((value for value in refunds if value is not None), Decimal(0)) if refunds else None
