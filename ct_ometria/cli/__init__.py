@@ -55,9 +55,11 @@ def parser() -> argparse.ArgumentParser:
     collector.add_argument("--host", default=None, help="default CT_OMETRIA_COLLECTOR_HOST or 127.0.0.1")
     collector.add_argument("--port", type=int, default=None, help="default CT_OMETRIA_COLLECTOR_PORT or 8787; 0 picks one")
 
-    demo = commands.add_parser("demo", help="emulator + sandbox + a sample store, synced end to end")
+    demo = commands.add_parser("demo", help="emulator + sandbox + a sample store + the Dagster UI on 127.0.0.1:3000")
     demo.add_argument("--customers", type=int, default=300)
     demo.add_argument("--days", type=int, default=3)
+    demo.add_argument("--headless", action="store_true", help="run the backfill here, print a summary and exit")
+    demo.add_argument("--port", type=int, default=3000, help="the Dagster UI's port (default 3000)")
     return root
 
 
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from ct_ometria.cli.demo import demo_command
 
-            return demo_command(customers=args.customers, days=args.days)
+            return demo_command(customers=args.customers, days=args.days, headless=args.headless, port=args.port)
     except ConfigError as error:
         print(f"ct-ometria: configuration error: {error}", file=sys.stderr)
         return 2
