@@ -16,7 +16,7 @@ from ct_ometria.commercetools.resolve import localized_path, order_contexts, pro
 from ct_ometria.defs.extract import extract
 from ct_ometria.errors import ConfigError
 from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table, validation_check
-from ct_ometria.defs.partitions import backfill_policy, daily_partitions
+from ct_ometria.defs.partitions import backfill_policy, daily_freshness, daily_partitions
 from ct_ometria.defs.resources import CommercetoolsResource, MappingConfigResource
 from ct_ometria.validation import judge
 
@@ -39,6 +39,7 @@ def _spec(check: str, asset_name: str, what: str) -> AssetCheckSpec:
 EXTRACTION = dict(
     partitions_def=daily_partitions,
     backfill_policy=backfill_policy,
+    freshness_policy=daily_freshness,
     pool="commercetools",
     group_name="commercetools",
     kinds={"commercetools", "pandas", "parquet"},

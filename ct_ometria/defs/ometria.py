@@ -28,7 +28,7 @@ from ct_ometria.commercetools.resolve import fetch_by_ids, fetch_stores
 from ct_ometria.config import MappingConfig
 from ct_ometria.defs.extract import mapped_output
 from ct_ometria.defs.metadata import md_table
-from ct_ometria.defs.partitions import backfill_policy, daily_partitions
+from ct_ometria.defs.partitions import backfill_policy, daily_freshness, daily_partitions
 from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
 from ct_ometria.defs.sync import PushConfig, sync_records
 from ct_ometria.delivery import candidates
@@ -45,11 +45,12 @@ PRODUCTS_VALID, PRODUCTS_ACCEPTED = "products_valid", "products_accepted"
 MAPPING = dict(
     partitions_def=daily_partitions,
     backfill_policy=backfill_policy,
+    freshness_policy=daily_freshness,
     group_name="ometria",
     kinds={"pandas", "parquet"},
     io_manager_key="frames_io_manager",
 )
-SYNC = dict(partitions_def=daily_partitions, backfill_policy=backfill_policy, pool="ometria",
+SYNC = dict(partitions_def=daily_partitions, backfill_policy=backfill_policy, freshness_policy=daily_freshness, pool="ometria",
             group_name="ometria", kinds={"ometria"})  # fmt: skip
 
 
@@ -260,6 +261,7 @@ class ReconciliationConfig(Config):
 @asset(
     partitions_def=daily_partitions,
     backfill_policy=backfill_policy,
+    freshness_policy=daily_freshness,
     pool="ometria",
     group_name="reconciliation",
     kinds={"ometria"},

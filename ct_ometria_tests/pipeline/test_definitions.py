@@ -12,6 +12,7 @@ from dagster import (
     DailyPartitionsDefinition,
     Definitions,
     EnvVar,
+    FreshnessPolicy,
     build_schedule_context,
 )
 
@@ -122,3 +123,15 @@ def test_the_cli_writes_the_projects_instance_settings():
 
     root = Path(__file__).resolve().parents[2]
     assert (root / "ct_ometria" / "cli" / "instance.yaml").read_text() == (root / "dagster.yaml").read_text()
+
+
+def test_every_daily_entity_shows_as_late_in_the_ui_when_the_daily_sync_did_not_run():
+    graph = defs.resolve_asset_graph()
+    policies = {key.to_user_string(): graph.get(key).freshness_policy for key in graph.get_all_asset_keys()}
+    daily = {name: policy for name, policy in policies.items() if not name.endswith("_events")}
+    assert len(daily) == 12
+    for name, policy in daily.items():
+        assert policy is not None, name
+        assert policy == FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=30), warn_window=dt.timedelta(hours=26)), name
+    # Event assets materialize only when there are events: a quiet hour is not staleness.
+    assert all(policies[name] is None for name in policies if name.endswith("_events"))
