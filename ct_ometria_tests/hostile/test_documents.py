@@ -15,7 +15,7 @@ from ct_ometria_tests.hostile import strategies as hostile
 from ct_ometria_tests.hostile.frames import extract_and_map, outcome
 from ct_ometria_tests.hostile.oracle import names_field
 
-EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+EXAMPLES = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 def records_by_source(mapped: pd.DataFrame, sources: set[str]) -> dict[str, list[tuple[str, str]]]:
