@@ -8,7 +8,13 @@ from typing import Any
 from ct_ometria.commercetools.models import Customer
 from ct_ometria.config import MappingConfig, StoreConfig
 from ct_ometria.mapping.common import (
-    InvalidField, compact, iso8601, looks_personal, normalise_email, normalise_phone, ometria_id,
+    InvalidField,
+    compact,
+    iso8601,
+    looks_personal,
+    normalise_email,
+    normalise_phone,
+    ometria_id,
 )
 from ct_ometria.mapping.consent import ConsentDecision, ConsentInput, decide
 

@@ -105,10 +105,10 @@ def _line(line: LineItem, index: int, refunded: int, currency: str, strategy: st
     key = line.product_key or product_keys.get(line.product_id)
     parent = ometria_id(line_product_id(line.product_id, key, line.variant.sku, strategy),
                         f"{field}.variant.sku" if strategy == "sku" else f"{field}.productKey")  # fmt: skip
+    variant = variant_id(parent, line.variant.id, line.variant.sku) if strategy != "sku" else parent
     record = {
         "product_id": parent,
-        "variant_id": ometria_id(variant_id(parent, line.variant.id, line.variant.sku) if strategy != "sku" else parent,
-                                 f"{field}.variant.sku"),  # fmt: skip
+        "variant_id": ometria_id(variant, f"{field}.variant.sku"),
         "sku": line.variant.sku,
         "quantity": line.quantity,
         "unit_price": unit,

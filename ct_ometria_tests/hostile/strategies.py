@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 from typing import Any
 

@@ -38,7 +38,7 @@ def check_one_broken_among_valid(entity: str, case: hostile.Case, neighbours: li
         assert not case.breakage.must_park, f"{case.breakage} was mapped: {[r[:300] for r in records]}"
         assert records and all(size <= MAX_RECORD_BYTES for size in sizes)
 
-    alone_extracted, alone_mapped = extract_and_map(entity, neighbours)
+    _, alone_mapped = extract_and_map(entity, neighbours)
     ids = {n["id"] for n in neighbours}
     assert alone_mapped[REJECTION].isna().all(), "the valid neighbours must map on their own"
     assert records_by_source(mapped, ids) == records_by_source(alone_mapped, ids)

@@ -12,8 +12,8 @@ from ct_ometria.commercetools.consent import consent_frame
 from ct_ometria.commercetools.frames import ORDERS, customers_frame, entity_frame
 from ct_ometria.config import parse_mapping_config
 from ct_ometria.local.sample import customer_document
-from ct_ometria_tests.hostile.strategies import DAY
 from ct_ometria_tests.hostile.frames import extract_and_map, outcome
+from ct_ometria_tests.hostile.strategies import DAY
 from ct_ometria_tests.pipeline import commerce_data as data
 
 MODIFIED = dt.datetime(2024, 5, 2, 9, tzinfo=dt.timezone.utc)
@@ -111,7 +111,7 @@ def test_a_record_over_60_kb_is_parked_naming_its_largest_value():
 
 def test_a_product_whose_parent_is_too_large_keeps_its_variants_back_too():
     document = _set(data.MUG, ("masterData", "current", "slug"), {"nl-NL": "m" * 70_000, "en-GB": "mug"})
-    extracted, mapped = extract_and_map("product", [document])
+    _, mapped = extract_and_map("product", [document])
     assert sorted(mapped["id"]) == ["MUG-1", "mug"]
     assert mapped["rejection"].notna().all(), mapped[["id", "rejection"]]
     assert mapped["rejection"].str.contains("url: its largest value").all()
@@ -136,7 +136,7 @@ def test_a_broken_price_is_named_by_its_place_in_the_product(path, reason):
 
 def test_a_product_that_cannot_map_leaves_its_neighbours_valid():
     broken = _set(data.MUG, ("masterData", "current", "masterVariant", "prices", 0, "value", "centAmount"), -1)
-    extracted, mapped = extract_and_map("product", [broken, data.TEE])
+    _, mapped = extract_and_map("product", [broken, data.TEE])
     reasons = dict(zip(mapped["id"], mapped["rejection"], strict=True))
     assert reasons.pop("prod-mug").endswith("negative amount")
     assert sorted(reasons) == ["TEE-L", "TEE-M", "tee"] and all(r is None for r in reasons.values()), reasons
