@@ -19,6 +19,9 @@ from ct_ometria.mapping.money import amount
 from ct_ometria.mapping.stores import StoreContext
 
 
+MASTER = "masterData.current.masterVariant"
+
+
 def parent_id(product_id: str, key: str | None, master_sku: str | None, strategy: str) -> str:
     """The Ometria id of a product; the commercetools id when the chosen field is empty."""
     chosen = {"key": key, "id": product_id, "sku": master_sku}[strategy]
@@ -80,15 +83,23 @@ def _url(store: StoreContext, slug: str | None, product: Product, ometria_id: st
     )
 
 
-def _attribute(value: Any, locale: str | None) -> tuple[str, str] | None:
+def _text(value: Any) -> str | None:
+    """A label as text: numbers as themselves, anything else (a list, an object, null) as nothing."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        return None
+    return str(value)
+
+
+def _attribute(value: Any, locale: str | None, field: str) -> tuple[str, str] | None:
     """An attribute as Ometria's ``(id, label)``: enums by key with their label in the store's locale,
     localised text in that locale, money as its amount, booleans and numbers as themselves."""
     if isinstance(value, dict) and "label" in value:
         label = value["label"]
-        text = localized(label, locale) if isinstance(label, dict) else str(label)
-        return str(value.get("key", text)), text or str(value.get("key", ""))
+        text = _text(localized(label, locale) if isinstance(label, dict) else label)
+        key = _text(value.get("key")) or text
+        return (key, text or key) if key else None
     if isinstance(value, dict) and "centAmount" in value:
-        value = amount(value, "attribute")
+        value = amount(value, field)
     elif isinstance(value, dict):
         value = localized(value, locale)
     if isinstance(value, bool):
@@ -99,10 +110,11 @@ def _attribute(value: Any, locale: str | None) -> tuple[str, str] | None:
     return None
 
 
-def _attributes(variant: Variant, allowed: list[str], locale: str | None) -> list[dict[str, Any]]:
+def _attributes(variant: Variant, allowed: list[str], locale: str | None, where: str) -> list[dict[str, Any]]:
     found = []
-    for attribute in variant.attributes:
-        if attribute.name in allowed and (pair := _attribute(attribute.value, locale)) is not None:
+    for index, attribute in enumerate(variant.attributes):
+        field = f"{where}.attributes.{index}.value"
+        if attribute.name in allowed and (pair := _attribute(attribute.value, locale, field)) is not None:
             found.append({"type": attribute.name, "id": pair[0], "label": pair[1]})
     return found
 
@@ -125,7 +137,7 @@ def product_records(
         for category_id, info in categories.items()
         if (path := _path(info.get("path", {}), default.locale if default else None))
     ]
-    attributes += _attributes(master, config.products.attributes, default.locale if default else None)
+    attributes += _attributes(master, config.products.attributes, default.locale if default else None, MASTER)
     listings = [_listing(product, master, parent, store, as_of, active) for store in stores]
     primary = listings[0] if listings else {}
     records = [
@@ -163,7 +175,7 @@ def product_records(
                     "title": primary.get("title") or localized(data.name, None),
                     "image_url": variant.images[0].url if variant.images else None,
                     "price": _price_of(select_price(variant.prices, default, as_of), variant, where) if default else None,
-                    "attributes": _attributes(variant, config.products.attributes, default.locale if default else None),
+                    "attributes": _attributes(variant, config.products.attributes, default.locale if default else None, where),
                 }
             )
         )
@@ -177,9 +189,6 @@ def _path(paths: dict[str, list[str]], locale: str | None) -> list[str]:
         return []
     chosen = localized({key: " > ".join(value) for key, value in paths.items()}, locale)
     return chosen.split(" > ") if chosen else []
-
-
-MASTER = "masterData.current.masterVariant"
 
 
 def _price_of(price: Price | None, variant: Variant, field: str, *, discounted: bool = False) -> Decimal | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 
 import pytest
 
@@ -160,3 +161,21 @@ def test_a_customer_born_in_the_future_is_parked_naming_date_of_birth():
     document = customer_document("c-1", "ada@example.com", MODIFIED, dateOfBirth="3000-01-01")
     assert reasons_of("customer", document) == ["dateOfBirth: is later than the customer's last modification"]
     assert reasons_of("customer", {**document, "dateOfBirth": "1815-12-10"}) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [({"key": "red", "label": {"nl-NL": 5, "en-GB": 5}}, "5"), ({"key": "red", "label": {"nl-NL": ["Rood"]}}, "red"),
+     ({"key": "red", "label": None}, "red")],
+)  # fmt: skip
+def test_an_attribute_label_is_always_text(value, label):
+    document = _set(data.MUG, ("masterData", "current", "masterVariant", "attributes"), [{"name": "color", "value": value}])
+    _, mapped = extract_and_map("product", [document])
+    record = json.loads(mapped.set_index("id").loc["mug", "record"])
+    assert record["attributes"] == [{"type": "color", "id": "red", "label": label}]
+
+
+def test_a_broken_money_attribute_is_named_by_its_place():
+    money = {"type": "centPrecision", "currencyCode": "EUR", "centAmount": -5, "fractionDigits": 2}
+    document = _set(data.MUG, ("masterData", "current", "masterVariant", "attributes"), [{"name": "color", "value": money}])
+    assert set(reasons_of("product", document)) == {"masterData.current.masterVariant.attributes.0.value: negative amount"}
