@@ -18,7 +18,6 @@ from ct_ometria.mapping.common import InvalidField, compact, ometria_id
 from ct_ometria.mapping.money import amount
 from ct_ometria.mapping.stores import StoreContext
 
-
 MASTER = "masterData.current.masterVariant"
 
 
