@@ -9,6 +9,7 @@ by id) but never loses a record.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,16 @@ def engine_for(url: str, schema: str = POSTGRES_SCHEMA) -> Engine:
     if engine.dialect.name == "postgresql":
         engine = engine.execution_options(schema_translate_map={None: schema})
     return engine
+
+
+ID_WIDTH = 255
+
+
+def fit_id(value: str | None) -> str | None:
+    """``value`` if it fits an id column, else its first 180 characters, ``~`` and its sha256."""
+    if value is None or len(value) <= ID_WIDTH:
+        return value
+    return f"{value[:180]}~{hashlib.sha256(value.encode()).hexdigest()}"
 
 
 class Ledger:
@@ -274,6 +285,8 @@ class Ledger:
         with self.engine.begin() as connection:
             for letter in letters:
                 count += 1
+                # A letter is never lost to a column's width: an id beyond it is kept as a prefix and a digest.
+                letter = {**letter, "record_id": fit_id(letter["record_id"]), "source_id": fit_id(letter.get("source_id"))}
                 match = and_(
                     dead_letters.c.record_type == letter["record_type"],
                     dead_letters.c.record_id == letter["record_id"],

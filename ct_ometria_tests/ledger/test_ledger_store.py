@@ -73,3 +73,15 @@ def test_dead_letters_count_attempts_and_resolve_on_acceptance(url_and_schema):
     assert ledger.open_counts() == {"contact": 1}
     ledger.record_accepted([item("a", "h", 1)], "r", None)
     assert ledger.dead_letters() == [] and ledger.open_counts() == {}
+
+
+def test_a_letter_whose_id_outgrows_the_column_is_parked_under_a_digest(url_and_schema):
+    ledger = Ledger(*url_and_schema)
+    long_id = "x" * 400
+    letter = {"record_type": "order", "record_id": long_id, "stage": "ct_orders", "reason": "orderNumber: too long",
+              "source_id": long_id}  # fmt: skip
+    ledger.park([letter])
+    ledger.park([letter])
+    [open_letter] = ledger.dead_letters()
+    assert len(open_letter["record_id"]) <= 255 and open_letter["record_id"].startswith("x" * 180 + "~")
+    assert open_letter["source_id"] == open_letter["record_id"] and open_letter["attempts"] == 2
