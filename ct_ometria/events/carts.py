@@ -19,7 +19,7 @@ from typing import Any
 
 from ct_ometria.commercetools.client import CommercetoolsClient, parse_ct_datetime
 from ct_ometria.ledger.events import EventStore, InboxEvent
-from ct_ometria.mapping.common import InvalidField
+from ct_ometria.mapping.common import InvalidField, ometria_id
 from ct_ometria.mapping.money import amount
 from ct_ometria.mapping.products import line_product_id, variant_id
 
@@ -48,12 +48,15 @@ def cart_lines(cart: dict[str, Any], strategy: str) -> dict[str, dict[str, Any]]
     for index, line in enumerate(cart.get("lineItems") or []):
         variant = line.get("variant") or {}
         sku = variant.get("sku")
-        product = line_product_id(line.get("productId", ""), line.get("productKey"), sku, strategy)
+        where = f"lineItems.{index}"
+        product = ometria_id(line_product_id(line.get("productId", ""), line.get("productKey"), sku, strategy),
+                             f"{where}.productKey" if strategy == "key" else f"{where}.productId")  # fmt: skip
         price = (line.get("price") or {}).get("discounted", {}).get("value") or (line.get("price") or {}).get("value")
-        unit = amount(price, f"lineItems.{index}.price") if price else None
+        unit = amount(price, f"{where}.price") if price else None
+        chosen = variant_id(product, variant.get("id", 1), sku) if strategy != "sku" else sku
         lines[str(line["id"])] = {
             "product_id": product,
-            "variant_id": variant_id(product, variant.get("id", 1), sku) if strategy != "sku" else sku,
+            "variant_id": ometria_id(chosen, f"{where}.variant.sku"),
             "sku": sku,
             "quantity": int(line.get("quantity") or 0),
             "unit_price": str(unit) if unit is not None else None,

@@ -72,6 +72,13 @@ def test_a_cart_diff_emits_units_added_and_checkout_once():
     assert fewer.events == []
 
 
+@pytest.mark.parametrize("key", ["shirt\u202e", " shirt", "s" * 300])
+def test_a_cart_line_whose_product_cannot_be_an_ometria_id_names_the_field(key):
+    with pytest.raises(InvalidField) as raised:
+        diff_cart(cart(2, [("l1", key, 1)], customerEmail="a@example.com"), None, "key")
+    assert raised.value.field == "cart cart-1 lineItems.0.productKey"
+
+
 def test_an_anonymous_carts_events_are_held():
     change = diff_cart(cart(1, [("l1", "shirt", 2)], anonymousId="v-1"), None, "key")
     assert [e.held for e in change.events] == [True]
