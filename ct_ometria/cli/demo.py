@@ -63,7 +63,9 @@ def demo_command(customers: int = 300, days: int = 3, headless: bool = False, po
             print(f"ometria sandbox on {sandbox_url}", flush=True)
             home = ensure_dagster_home()
             mapping = Path(home, "demo-mapping.yaml")
-            mapping.write_text(yaml.safe_dump(DEMO_MAPPING, sort_keys=False))
+            # The partitions start on the demo's first day, so the UI shows its days filled, not years missing.
+            config = {**DEMO_MAPPING, "sync": {**DEMO_MAPPING["sync"], "start_date": first_day.isoformat()}}
+            mapping.write_text(yaml.safe_dump(config, sort_keys=False))
             os.environ.update(emulator.env())
             os.environ.update({"OMETRIA_API_URL": sandbox_url, "OMETRIA_API_KEY": api_key, "CT_OMETRIA_CONFIG": str(mapping)})
             if headless:
