@@ -4,6 +4,7 @@ report, and tell the truth (a refused batch fails the step after everything else
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ from ct_ometria.canonical import canonical_json
 from ct_ometria.defs.metadata import md_table
 from ct_ometria.defs.resources import LedgerResource, OmetriaResource
 from ct_ometria.delivery import Delivery, candidates, deliver, rejected
-from ct_ometria.ledger.store import Ledger
+from ct_ometria.ledger.store import Ledger, Plan
 from ct_ometria.ometria.client import OmetriaClient, PushAborted
 
 SAMPLE_PAYLOADS = 3
@@ -64,6 +65,17 @@ def redacted(body: bytes) -> str:
     return canonical_json(mask(simplejson.loads(body, use_decimal=True)))
 
 
+def plan_by_partition(plan: Plan) -> MetadataValue:
+    """Per day of the run: how many records were new, changed or unchanged against the ledger."""
+    counts: dict[str, Counter] = {}
+    for label, items in (("new", plan.new), ("changed", plan.changed), ("unchanged", plan.unchanged)):
+        for item in items:
+            counts.setdefault(item.partition or "unknown", Counter())[label] += 1
+    frame = pd.DataFrame([{"partition": day, "new": c["new"], "changed": c["changed"], "unchanged": c["unchanged"]}
+                          for day, c in sorted(counts.items())], columns=["partition", "new", "changed", "unchanged"])  # fmt: skip
+    return md_table(frame, list(frame.columns), limit=62)
+
+
 def delivery_metadata(delivery: Delivery, client: OmetriaClient, elapsed: float, parked_invalid: int) -> dict:
     plan, report = delivery.plan, delivery.report
     batches = pd.DataFrame(
@@ -89,6 +101,8 @@ def delivery_metadata(delivery: Delivery, client: OmetriaClient, elapsed: float,
         "duration_seconds": MetadataValue.float(round(elapsed, 3)),
         "records_per_second": MetadataValue.float(round(report.sent / elapsed, 1) if elapsed else 0.0),
         "batches": md_table(batches, list(batches.columns), 10),
+        # A run covering several days shows the same totals on each day's partition: this says which day held what.
+        "per_partition": plan_by_partition(plan),
     }
     if delivery.dry_run:
         samples = [redacted(item.body) for item in plan.to_send[:SAMPLE_PAYLOADS]]

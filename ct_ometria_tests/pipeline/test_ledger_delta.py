@@ -172,3 +172,13 @@ def test_an_email_change_goes_in_a_payload_of_its_own(emulator, sandbox, run_con
     assert [r["record_count"] for r in sandbox.requests()[before:]] == [1, 2]  # the email change alone, first
     contacts = {c["id"]: c for c in sandbox.records("contact")}
     assert contacts["c-0"]["email"] == "u0.new@example.com"
+
+
+def test_a_run_over_several_days_says_which_day_held_what(emulator, sandbox, run_contacts):
+    emulator.seed(customer=[customer_document(f"c-{i}", f"u{i}@example.com", at("2024-05-01" if i < 3 else "2024-05-02"))
+                            for i in range(5)])  # fmt: skip
+    result = run_contacts("2024-05-01", "2024-05-02")
+    assert result.success
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("ometria_contacts_sync")]
+    table = events[0].materialization.metadata["per_partition"].value
+    assert "| 2024-05-01 | 3 | 0 | 0 |" in table and "| 2024-05-02 | 2 | 0 | 0 |" in table
