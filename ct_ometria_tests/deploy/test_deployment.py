@@ -130,22 +130,27 @@ def test_pools_named_in_the_instance_are_the_pools_the_assets_use(production):
 # --- deploy/helm/values.yaml --------------------------------------------------------------------
 
 
+def each_object(node, visit) -> None:  # noqa: ANN001
+    """``visit`` every JSON object in ``node``, parents before their children."""
+    if isinstance(node, dict):
+        visit(node)
+        for child in list(node.values()):
+            each_object(child, visit)
+    elif isinstance(node, list):
+        for child in node:
+            each_object(child, visit)
+
+
 def chart_schema() -> dict:
     """The chart's values.schema.json, its Kubernetes object $refs (to kubernetesjsonschema.dev, not
     vendored) dropped so that their local constraints (type, additionalProperties) still apply."""
     schema = json.loads((DEPLOY / "helm" / "values.schema.json").read_text())
 
-    def drop_remote_refs(node):
-        if isinstance(node, dict):
-            if str(node.get("$ref", "")).startswith("http"):
-                del node["$ref"]
-            for child in node.values():
-                drop_remote_refs(child)
-        elif isinstance(node, list):
-            for child in node:
-                drop_remote_refs(child)
+    def drop_remote_ref(node: dict) -> None:
+        if str(node.get("$ref", "")).startswith("http"):
+            del node["$ref"]
 
-    drop_remote_refs(schema)
+    each_object(schema, drop_remote_ref)
     return schema
 
 
@@ -154,17 +159,11 @@ def without_model_required(schema: dict) -> dict:
     model requires. Conditional requirements (a K8sRunLauncher needs its config) are kept."""
     schema = copy.deepcopy(schema)
 
-    def walk(node):
-        if isinstance(node, dict):
-            if "properties" in node:
-                node.pop("required", None)
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
+    def drop_required(node: dict) -> None:
+        if "properties" in node:
+            node.pop("required", None)
 
-    walk(schema)
+    each_object(schema, drop_required)
     return schema
 
 
@@ -172,17 +171,11 @@ def strict(schema: dict) -> dict:
     """Every object the chart describes field by field admits only those fields."""
     schema = copy.deepcopy(schema)
 
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("properties") and "additionalProperties" not in node and "then" not in node:
-                node["additionalProperties"] = False
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
+    def close(node: dict) -> None:
+        if node.get("properties") and "additionalProperties" not in node and "then" not in node:
+            node["additionalProperties"] = False
 
-    walk(schema)
+    each_object(schema, close)
     return schema
 
 
