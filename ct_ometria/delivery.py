@@ -23,6 +23,8 @@ from ct_ometria.validation import REJECTION, invalid_rows, valid_rows
 
 ERRORS_SEEN = "ometria_push_errors_seen"
 ERRORS_REMEMBERED = 1000
+# Ometria lists only its newest 100 errors.
+ERRORS_LISTED = 100
 
 
 def _signature(error: dict[str, Any]) -> str:
@@ -36,6 +38,16 @@ class Delivery:
     parked: int = 0
     harvested: int = 0
     dry_run: bool = False
+    # Ometria's error list was full of new errors: some of this delivery's may have fallen off it, so
+    # its records that no listed error names were not taken as valid and go again next run.
+    errors_overflowed: bool = False
+
+
+@dataclass
+class Harvest:
+    parked: int = 0
+    refused: set[tuple[str, str]] = field(default_factory=set)
+    overflowed: bool = False
 
 
 def without(body: bytes, fields: Iterable[str]) -> bytes:
@@ -144,13 +156,15 @@ def deliver(
     letters += [_letter(item, stage, "its batch was partly rejected by Ometria (see the push errors); sent again next run")
                 for item in partly_rejected]  # fmt: skip
     delivery.parked = ledger.park(letters) if letters else 0
-    refused_now: set[tuple[str, str]] = set()
-    delivery.harvested = harvest_errors(client, ledger, {b.request_id for b in report.batches if b.request_id},
-                                        refused=refused_now)  # fmt: skip
+    harvest = harvest_errors(client, ledger, {b.request_id for b in report.batches if b.request_id})
+    delivery.harvested, delivery.errors_overflowed = harvest.parked, harvest.overflowed
     # Errors of earlier deliveries do not count: a record accepted now without a new error is valid again.
     for batch in report.batches:
-        ok = [i for i in batch.record_ids if (batch.record_type, i) not in refused_now]
-        ledger.resolve_validated(batch.record_type, ok)
+        ok = [i for i in batch.record_ids if (batch.record_type, i) not in harvest.refused]
+        if harvest.overflowed:
+            ledger.forget(batch.record_type, ok)  # unknown: sent again next run rather than lost
+        else:
+            ledger.resolve_validated(batch.record_type, ok)
     return delivery
 
 
@@ -165,18 +179,17 @@ def _letter(item: Candidate, stage: str, reason: str) -> dict[str, Any]:
             "payload": item.body.decode("utf-8"), "partition": item.partition, "source_id": item.source_id}  # fmt: skip
 
 
-def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str],
-                   refused: set[tuple[str, str]] | None = None) -> int:  # fmt: skip
+def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str]) -> Harvest:
     """Park Ometria's asynchronous validation errors for this delivery's requests, and forget those
-    records in the ledger so they are sent again once fixed. ``refused`` receives the (type, id) of the
-    records these requests' errors name.
+    records in the ledger so they are sent again once fixed. The harvest names the refused records,
+    and says whether the list was too full of new errors to be sure it holds all of this delivery's.
 
     Ometria's ``GET /v2/push/_errors`` lists the newest 100 errors as ``error_path`` and
     ``error_message``; the sandbox also names the record and the request. Errors that name no
     request are kept too: nothing Ometria refused goes unnoticed.
     """
     if not request_ids:
-        return 0
+        return Harvest()
     # Ometria lists its newest 100 errors, old ones included; the ledger remembers which it has seen.
     seen = set(json.loads(ledger.cursor(ERRORS_SEEN) or "[]"))
     listed = client.push_errors()
@@ -185,13 +198,15 @@ def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str],
     mine = [(error, _signature(error)) for error in listed
             if error.get("request_id") is None or error["request_id"] in request_ids]  # fmt: skip
     errors = [error for error, signature in mine if signature not in seen]
+    # A full list none of whose entries was seen before may have pushed this delivery's older errors off.
+    overflowed = len(listed) >= ERRORS_LISTED and not any(_signature(error) in seen for error in listed)
     ledger.set_cursor(ERRORS_SEEN, json.dumps(sorted({signature for _, signature in mine} | seen)[-ERRORS_REMEMBERED:]))
     named: dict[str, list[str]] = {}
     for error in errors:
         if error.get("record_id") and error.get("request_id") in request_ids:
             named.setdefault(str(error.get("record_type")), []).append(str(error["record_id"]))
     sources = {(t, i): s for t, ids in named.items() for i, s in ledger.source_ids(t, ids).items()}
-    letters, forget = [], {}
+    letters, forget, refused = [], {}, set()
     for error in errors:
         reason = f"{error.get('error_path', 'root')}: {error.get('error_message', 'refused')}"
         record_type = str(error.get("record_type") or "unknown")
@@ -200,8 +215,7 @@ def harvest_errors(client: OmetriaClient, ledger: Ledger, request_ids: set[str],
                         "source_id": sources.get((record_type, record_id))})  # fmt: skip
         if error.get("record_id"):
             forget.setdefault(record_type, []).append(record_id)
-            if refused is not None and error.get("request_id") in request_ids:
-                refused.add((record_type, record_id))
+            refused.add((record_type, record_id))
     for record_type, ids in forget.items():
         ledger.forget(record_type, ids)
-    return ledger.park(letters) if letters else 0
+    return Harvest(ledger.park(letters) if letters else 0, refused, overflowed)

@@ -95,6 +95,7 @@ def delivery_metadata(delivery: Delivery, client: OmetriaClient, elapsed: float,
         "refused_before_sending": MetadataValue.int(len(report.refused)),
         "failed_batches": MetadataValue.int(len(report.failed)),
         "async_errors_parked": MetadataValue.int(delivery.harvested),
+        "errors_list_overflowed": MetadataValue.bool(delivery.errors_overflowed),
         "requests": MetadataValue.int(report.requests),
         "retries": MetadataValue.int(client.retries),
         "throttled_429": MetadataValue.int(client.throttled),
@@ -187,10 +188,12 @@ def sync_records(
         check_results=[
             AssetCheckResult(
                 check_name=check_name,
-                passed=report.rejected == 0 and delivery.harvested == 0,
+                passed=report.rejected == 0 and delivery.harvested == 0 and not delivery.errors_overflowed,
                 severity=AssetCheckSeverity.ERROR,
                 description=f"Ometria accepted {report.accepted} and rejected {report.rejected} of {report.sent} "
-                f"{what}; {delivery.harvested} asynchronous validation error(s) parked",
+                f"{what}; {delivery.harvested} asynchronous validation error(s) parked"
+                + ("; Ometria's error list overflowed, so the records it does not name go again next run"
+                   if delivery.errors_overflowed else ""),
                 metadata={"accepted": report.accepted, "rejected": report.rejected, "async_errors": delivery.harvested},
             )
         ],

@@ -111,7 +111,7 @@ def drain(
         for refusal in report.refused:
             reasons[by_event[refusal.record_id]["id"]] = refusal.reason
             letters.append(_letter(by_event[refusal.record_id], refusal.reason))
-        result.async_errors = harvest_errors(ometria, ledger, {b.request_id for b in report.batches if b.request_id})
+        result.async_errors = harvest_errors(ometria, ledger, {b.request_id for b in report.batches if b.request_id}).parked
     if reasons:
         store.mark_parked(reasons)
         ledger.park(letters)

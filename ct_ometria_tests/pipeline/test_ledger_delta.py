@@ -182,3 +182,20 @@ def test_a_run_over_several_days_says_which_day_held_what(emulator, sandbox, run
     events = [e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("ometria_contacts_sync")]
     table = events[0].materialization.metadata["per_partition"].value
     assert "| 2024-05-01 | 3 | 0 | 0 |" in table and "| 2024-05-02 | 2 | 0 | 0 |" in table
+
+
+def test_records_whose_errors_fell_off_ometrias_list_are_sent_again_not_lost(emulator, sandbox, run_contacts, resources):
+    # 150 records fail in processing; Ometria lists only its newest 100 errors. The 50 it no longer
+    # lists must not count as delivered.
+    emulator.seed(customer=[customer_document(f"c-{i:03d}", f"u{i}@example.com", at("2024-05-02")) for i in range(150)])
+    sandbox.post("faults", {"async_error_rate": 1.0, "seed": 1})
+    result = run_contacts("2024-05-02")
+    assert result.success
+    assert sync_metadata(result, "ometria_contacts_sync")["errors_list_overflowed"] is True
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "contacts_accepted"]
+    assert not check.passed and "overflowed" in check.description
+    assert resources["ledger"].open().pushed("contact") == []
+    sandbox.post("faults", {"async_error_rate": 0})
+    assert run_contacts("2024-05-02").success
+    assert len(sandbox.records("contact")) == 150
+    assert resources["ledger"].open().dead_letters() == []
