@@ -49,11 +49,11 @@ def cart_lines(cart: dict[str, Any], strategy: str) -> dict[str, dict[str, Any]]
         variant = line.get("variant") or {}
         sku = variant.get("sku")
         where = f"lineItems.{index}"
-        product = ometria_id(line_product_id(line.get("productId", ""), line.get("productKey"), sku, strategy),
-                             f"{where}.productKey" if strategy == "key" else f"{where}.productId")  # fmt: skip
+        source = {"key": f"{where}.productKey", "sku": f"{where}.variant.sku"}.get(strategy, f"{where}.productId")
+        product = ometria_id(line_product_id(line.get("productId", ""), line.get("productKey"), sku, strategy), source)
         price = (line.get("price") or {}).get("discounted", {}).get("value") or (line.get("price") or {}).get("value")
         unit = amount(price, f"{where}.price") if price else None
-        chosen = variant_id(product, variant.get("id", 1), sku) if strategy != "sku" else sku
+        chosen = variant_id(product, variant.get("id", 1), sku) if strategy != "sku" else product  # as order lines
         lines[str(line["id"])] = {
             "product_id": product,
             "variant_id": ometria_id(chosen, f"{where}.variant.sku"),

@@ -79,6 +79,13 @@ def test_a_cart_line_whose_product_cannot_be_an_ometria_id_names_the_field(key):
     assert raised.value.field == "cart cart-1 lineItems.0.productKey"
 
 
+def test_by_sku_a_cart_line_without_a_sku_is_its_product_as_an_order_line_is():
+    line = {"id": "l1", "productId": "p-shirt", "productKey": "shirt", "quantity": 1, "variant": {"id": 1},
+            "price": {"value": {"currencyCode": "GBP", "centAmount": 1000, "fractionDigits": 2}}}  # fmt: skip
+    change = diff_cart({**cart(2, [], customerEmail="a@example.com"), "lineItems": [line]}, None, "sku")
+    assert change.lines["l1"]["variant_id"] == change.lines["l1"]["product_id"]
+
+
 def test_an_anonymous_carts_events_are_held():
     change = diff_cart(cart(1, [("l1", "shirt", 2)], anonymousId="v-1"), None, "key")
     assert [e.held for e in change.events] == [True]
