@@ -315,6 +315,7 @@ class Ledger:
     def _resolve(self, connection, record_type: str, record_ids: list[str], moment: dt.datetime,  # noqa: ANN001
                  asynchronous: bool = False) -> None:  # fmt: skip
         stage = dead_letters.c.stage == ASYNC_STAGE if asynchronous else dead_letters.c.stage != ASYNC_STAGE
+        record_ids = [fit_id(record_id) for record_id in record_ids]  # as park() stored them
         for start in range(0, len(record_ids), CHUNK):
             connection.execute(
                 update(dead_letters)
@@ -332,6 +333,7 @@ class Ledger:
 
     def _resolve_sources(self, connection, source_ids: list[str], moment: dt.datetime) -> None:  # noqa: ANN001
         """A record accepted from a source resolves the letters parked for that source at any stage."""
+        source_ids = [fit_id(source_id) for source_id in source_ids]  # as park() stored them
         for start in range(0, len(source_ids), CHUNK):
             connection.execute(
                 update(dead_letters)
@@ -357,7 +359,7 @@ class Ledger:
         if record_type:
             query = query.where(dead_letters.c.record_type == record_type)
         if record_id:
-            query = query.where(dead_letters.c.record_id == record_id)
+            query = query.where(dead_letters.c.record_id == fit_id(record_id))
         if not include_resolved:
             query = query.where(dead_letters.c.resolved.is_(False))
         with self.engine.connect() as connection:

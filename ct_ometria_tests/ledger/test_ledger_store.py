@@ -85,3 +85,6 @@ def test_a_letter_whose_id_outgrows_the_column_is_parked_under_a_digest(url_and_
     [open_letter] = ledger.dead_letters()
     assert len(open_letter["record_id"]) <= 255 and open_letter["record_id"].startswith("x" * 180 + "~")
     assert open_letter["source_id"] == open_letter["record_id"] and open_letter["attempts"] == 2
+    assert ledger.dead_letters(record_id=long_id) == [open_letter]  # found by the id it was parked under
+    ledger.resolve_sources([long_id])
+    assert ledger.dead_letters() == []
