@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ import httpx
 import yaml
 
 from ct_ometria.cli.sync import ensure_dagster_home, print_summary, run_sync
+from ct_ometria.errors import ConfigError
 from ct_ometria.local.demo_store import DEMO_MAPPING, DemoStore
 from ct_ometria.local.emulator import start_emulator
 from ct_ometria.ometria.sandbox import SandboxConfig, running_sandbox
@@ -44,10 +46,16 @@ BACKFILL = """mutation($names: [String!]!) {
 
 
 def demo_command(customers: int = 300, days: int = 3, headless: bool = False, port: int = 3000) -> int:
+    if customers < 10 or not 1 <= days <= 366:
+        raise ConfigError(f"the demo needs --customers of at least 10 and --days in 1..366, got {customers} and {days}")
+    if not headless:
+        _check_free(port)
     yesterday = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
     first_day = yesterday - dt.timedelta(days=days - 1)
     api_key = secrets.token_urlsafe(24)
-    signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: the finally blocks stop the servers
+    # Stopped like Ctrl-C, also when its terminal closes: the finally blocks stop the servers.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     # Ctrl-C even when started with SIGINT ignored (a background job): the handler, unlike an ignored
     # signal, is not inherited by dagster dev, which then stops on the SIGINT passed on to it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -67,7 +75,12 @@ def demo_command(customers: int = 300, days: int = 3, headless: bool = False, po
             config = {**DEMO_MAPPING, "sync": {**DEMO_MAPPING["sync"], "start_date": first_day.isoformat()}}
             mapping.write_text(yaml.safe_dump(config, sort_keys=False))
             os.environ.update(emulator.env())
-            os.environ.update({"OMETRIA_API_URL": sandbox_url, "OMETRIA_API_KEY": api_key, "CT_OMETRIA_CONFIG": str(mapping)})
+            # A ledger of the demo's own, new each time: the sandbox starts empty, so nothing is "already sent".
+            ledger = Path(home, "demo-ledger.db")
+            for path in Path(home).glob("demo-ledger.db*"):  # with its rate bucket, lock and journal files
+                path.unlink()
+            os.environ.update({"OMETRIA_API_URL": sandbox_url, "OMETRIA_API_KEY": api_key, "CT_OMETRIA_CONFIG": str(mapping),
+                               "CT_OMETRIA_DATABASE_URL": f"sqlite:///{ledger}"})  # fmt: skip
             if headless:
                 outcome = run_sync(first_day, yesterday)
                 print_summary(outcome, first_day, yesterday, home)
@@ -132,7 +145,9 @@ def _serve(home: str, port: int, first: dt.date, last: dt.date, sandbox_url: str
 
 def _stop_group(process: subprocess.Popen) -> None:
     """SIGINT to dagster dev's process group (webserver, daemon, code server, runs), as Ctrl-C would;
-    whatever is left after 30 s is killed."""
+    whatever is left after 30 s is killed. A second Ctrl-C does not cut this short."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     group = process.pid
     if process.poll() is None:
         os.killpg(group, signal.SIGINT)
@@ -149,6 +164,15 @@ def _stop_group(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=10)
+
+
+def _check_free(port: int) -> None:
+    """Refuse a port something already serves: the backfill would go to that server's instance."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise ConfigError(f"127.0.0.1:{port} is in use (another Dagster UI?): stop it or pass --port") from None
 
 
 def _answers(base: str) -> bool:

@@ -29,9 +29,13 @@ def alive(pid: int) -> bool:
     return True
 
 
+def headless_demo(cwd) -> subprocess.CompletedProcess:  # noqa: ANN001
+    return subprocess.run([sys.executable, "-m", "ct_ometria.cli", "demo", "--headless", "--customers", "60", "--days", "2"],
+                          cwd=cwd, env=demo_env(), capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
 def test_the_headless_demo_syncs_the_whole_store_and_exits(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "ct_ometria.cli", "demo", "--headless", "--customers", "60", "--days", "2"],
-                          cwd=tmp_path, env=demo_env(), capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = headless_demo(tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "60 customers (2 with a malformed email), 120 orders in GBP and EUR, 12 products in en-GB and nl-NL" in done.stdout
     assert "ct_customers             read=60  valid=58  invalid=2" in done.stdout
@@ -42,6 +46,22 @@ def test_the_headless_demo_syncs_the_whole_store_and_exits(tmp_path):
     assert (tmp_path / ".dagster_home" / "dagster.yaml").exists()
     emulator_pid = int(re.search(r"\(pid (\d+)\)", done.stdout).group(1))
     assert not alive(emulator_pid)
+    # Again in the same folder: a new sandbox, so everything is sent again (the demo's ledger is new too).
+    again = headless_demo(tmp_path)
+    assert again.returncode == 0 and "the sandbox now holds 58 contacts, 120 orders and 48 products" in again.stdout
+
+
+def test_the_demo_refuses_a_port_in_use_and_a_store_too_small(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "ct_ometria.cli", "demo", "--port", str(port)], cwd=tmp_path,
+                              env=demo_env(), capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and f"127.0.0.1:{port} is in use" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "ct_ometria.cli", "demo", "--headless", "--customers", "3"], cwd=tmp_path,
+                          env=demo_env(), capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and "--customers of at least 10" in done.stderr
 
 
 def test_the_demo_serves_dagster_runs_its_backfill_and_stops_everything_on_ctrl_c(tmp_path):
@@ -77,6 +97,13 @@ def test_the_demo_serves_dagster_runs_its_backfill_and_stops_everything_on_ctrl_
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+        for line in lines:  # dagster dev has a process group of its own
+            found = re.search(r"dagster dev pid (\d+)", line)
+            if found:
+                try:
+                    os.killpg(int(found.group(1)), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
     assert "the sandbox now holds 38 contacts, 80 orders and 48 products" in "".join(lines)
     assert not alive(emulator_pid) and not alive(dagster_pid)
     try:
