@@ -130,6 +130,7 @@ class Row:
     duplicates: int = 0
     first_run: str = ""
     rerun: str = ""
+    first_output: str = field(default="", repr=False)  # not reported
 
     def as_dict(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "faults": dict(self.faults), "faults_total": sum(self.faults.values()),
@@ -215,6 +216,7 @@ def play(scenario: Scenario, truth: Truth, emulator, sandbox, env: dict[str, str
         row.faults = Counter({kind: count for kind, count in row.faults.items() if count})
         statuses = run_statuses(env)
         row.first_run = _verdict(returncode, statuses)
+        row.first_output = output
         if os.environ.get("CT_OMETRIA_SHOW_FIRST_RUN"):
             print(output[-6000:])
         check_first_run(returncode, output, statuses, truth, sandbox, env)

@@ -14,11 +14,16 @@ from ct_ometria_tests.reliability import harness as h
 from ct_ometria_tests.reliability.conftest import POSTGRES_URL
 
 
+def injected(row: h.Row, side: str) -> set[str]:
+    """The kinds of fault the proxy in front of ``side`` injected at least once."""
+    return {kind.split()[-1] for kind, count in row.faults.items() if kind.startswith(side) and count}
+
+
 def test_commercetools_429_5xx_timeouts_and_resets_on_a_tenth_of_requests(truth, emulator, sandbox, fault_env, report):
     scenario = h.Scenario("commercetools: 429, 502, 503, timeouts, resets on 10%", ct_faults="429,502,503,timeout,reset",
                           days_per_run=1)  # fmt: skip
     row = h.play(scenario, truth, emulator, sandbox, fault_env)
-    assert row.faults, "no fault was injected"
+    assert injected(row, "commercetools") == {"429", "502", "503", "timeout", "reset"}, row.faults
     report(row)
 
 
@@ -26,7 +31,7 @@ def test_ometria_429_500_slow_and_lost_answers_on_a_tenth_of_requests(truth, emu
     scenario = h.Scenario("Ometria: 429, 500, slow, resets, lost answers on 10%", ometria_faults="429,500,slow,reset,lost",
                           days_per_run=1)  # fmt: skip
     row = h.play(scenario, truth, emulator, sandbox, fault_env)
-    assert row.faults
+    assert injected(row, "Ometria") == {"429", "500", "slow", "reset", "lost"}, row.faults
     report(row)
 
 
@@ -72,4 +77,8 @@ def test_the_ledger_connection_dropped_during_a_run(truth, emulator, sandbox, fa
         return {"PostgreSQL connections dropped": dropped}
 
     row = h.play(h.Scenario("PostgreSQL ledger connections dropped mid-run"), truth, emulator, sandbox, fault_env, during=drop)
+    # The shared push rate takes a fresh connection and the ledger reconnects (pre-ping): the run goes on.
+    # Only a ledger statement caught in flight by the drop may still fail it (truthfully, healed above).
+    if row.first_run != "exit 0; runs 1 success":
+        assert "shared_rate" not in row.first_output and "pyrate_limiter" not in row.first_output, row.first_output[-3000:]
     report(row)
