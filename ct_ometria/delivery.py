@@ -17,7 +17,7 @@ import simplejson
 
 from ct_ometria.canonical import canonical_bytes
 from ct_ometria.ledger.store import ASYNC_STAGE, Candidate, Ledger, Plan
-from ct_ometria.mapping.common import looks_personal, shown_id
+from ct_ometria.mapping.common import looks_personal
 from ct_ometria.ometria.client import BatchResult, Encoded, OmetriaClient, PushReport
 from ct_ometria.validation import REJECTION, invalid_rows, valid_rows
 
@@ -88,7 +88,11 @@ def rejected(frame: pd.DataFrame, record_type: str, stage: str, payload: str | N
         source_id = str(row[source_column]) if row.get(source_column) is not None else None
         record_id = str(row["id"])
         if looks_personal(record_id):
-            record_id = source_id if source_id and not looks_personal(source_id) else str(shown_id(record_id))
+            # Without a usable source id: a digest, so two such letters never merge into one.
+            masked = f"masked:{hashlib.sha256(record_id.encode()).hexdigest()[:16]}"
+            record_id = source_id if source_id and not looks_personal(source_id) else masked
+        if source_id is not None and looks_personal(source_id):
+            source_id = None  # nothing to resolve it by that could be shown
         letters.append({"record_type": record_type, "record_id": record_id, "stage": stage, "reason": row[REJECTION],
                         "payload": row[payload] if payload else None, "partition": row.get("partition"),
                         "source_id": source_id})  # fmt: skip
