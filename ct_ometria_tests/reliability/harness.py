@@ -83,9 +83,9 @@ def sync(env: dict[str, str], *extra: str, timeout: float = 600) -> subprocess.C
                           env=env, capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
 
-def start_sync(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ct_ometria.cli", "sync", "--start", FIRST, "--end", LAST],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+def start_sync(env: dict[str, str], *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ct_ometria.cli", "sync", "--start", FIRST, "--end", LAST, *extra],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
 def run_statuses(env: dict[str, str]) -> list[DagsterRunStatus]:
@@ -196,8 +196,7 @@ def play(scenario: Scenario, truth: Truth, emulator, sandbox, env: dict[str, str
             first = sync(first_env, *extra)
             returncode, output = first.returncode, first.stdout + first.stderr
         else:
-            process = subprocess.Popen([sys.executable, "-m", "ct_ometria.cli", "sync", "--start", FIRST, "--end", LAST,
-                                        *extra], env=first_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+            process = start_sync(first_env, *extra)
             try:
                 row.faults.update(during(process))
                 output = process.communicate(timeout=600)[0]
@@ -217,8 +216,6 @@ def play(scenario: Scenario, truth: Truth, emulator, sandbox, env: dict[str, str
         statuses = run_statuses(env)
         row.first_run = _verdict(returncode, statuses)
         row.first_output = output
-        if os.environ.get("CT_OMETRIA_SHOW_FIRST_RUN"):
-            print(output[-6000:])
         check_first_run(returncode, output, statuses, truth, sandbox, env)
 
         seed_changes(emulator)
