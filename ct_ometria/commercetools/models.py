@@ -91,7 +91,7 @@ LocalizedString = dict[str, str]
 
 
 class Money(_Model):
-    """Kept as the raw dict for exact conversion in ``mapping.money``."""
+    """Converted exactly by ``mapping.money.of_money``."""
 
     type: str | None = None
     currency_code: str = Field(alias="currencyCode")
@@ -99,8 +99,6 @@ class Money(_Model):
     fraction_digits: Integer | None = Field(default=None, alias="fractionDigits")
     precise_amount: Integer | None = Field(default=None, alias="preciseAmount")
 
-    def raw(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 class TaxedPrice(_Model):

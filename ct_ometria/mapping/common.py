@@ -85,7 +85,11 @@ def ometria_id(value: str, field: str) -> str:
         raise InvalidField(field, "is blank and cannot be an Ometria id")
     if len(value) > MAX_ID_CHARS:
         raise InvalidField(field, f"is longer than {MAX_ID_CHARS} characters and cannot be an Ometria id")
-    if value != value.strip() or any(unicodedata.category(char) in _UNPRINTABLE for char in value):
+    # str.isprintable() is false for every category refused here (and for spaces other than " "), so a
+    # printable id needs no walk over its characters; only the others are looked at one by one.
+    if value != value.strip() or (
+        not value.isprintable() and any(unicodedata.category(char) in _UNPRINTABLE for char in value)
+    ):
         raise InvalidField(field, "holds spaces around it or unprintable characters and cannot be an Ometria id")
     return value
 
@@ -112,4 +116,7 @@ def compact(record: dict[str, Any]) -> dict[str, Any]:
     """Drop empty values: a missing value is never sent as an empty one that could clear Ometria's."""
     # Not `value in (None, "", [], {})`: that compares every Decimal with a list and a dict.
     return {key: value for key, value in record.items()
-            if value is not None and not (isinstance(value, (str, list, dict)) and not value)}
+            if value is not None and not (isinstance(value, _EMPTIABLE) and not value)}
+
+
+_EMPTIABLE = (str, list, dict)

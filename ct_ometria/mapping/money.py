@@ -15,6 +15,7 @@ from typing import Any
 
 from babel.numbers import list_currencies
 
+from ct_ometria.commercetools.models import Money
 from ct_ometria.mapping.common import InvalidField
 
 
@@ -50,14 +51,24 @@ def amount(money: dict[str, Any] | None, field: str, *, allow_negative: bool = F
         return None
     if not isinstance(money, dict):
         raise InvalidField(field, "not a money object")
-    currency = check_currency(money.get("currencyCode"), f"{field}.currencyCode")
-    digits = money.get("fractionDigits", currency_digits(currency))
-    if money.get("type") == "highPrecision":
+    return exact(money.get("currencyCode"), money.get("centAmount"), money.get("fractionDigits", ABSENT),
+                 money.get("type"), field, allow_negative=allow_negative)  # fmt: skip
+
+
+# fractionDigits left out: the currency's own digits. A null one is a broken document.
+ABSENT = object()
+
+
+def exact(currency: object, cents: object, digits: object, kind: object, field: str, *,
+          allow_negative: bool = False) -> Decimal:  # fmt: skip
+    """The amount of a Money given by its parts: a parsed model's fields need no dict made of them
+    (that dict cost a third of an order's mapping). ``digits`` is ``ABSENT`` when not given."""
+    currency = check_currency(currency, f"{field}.currencyCode")
+    if digits is ABSENT or kind == "highPrecision":
         # High-precision money keeps sub-cent precision in preciseAmount (at fractionDigits);
         # its centAmount is that amount already rounded by commercetools to the currency's digits,
         # which is what a shopper is charged and what Ometria can hold.
         digits = currency_digits(currency)
-    cents = money.get("centAmount")
     if not isinstance(cents, int) or isinstance(cents, bool):
         raise InvalidField(f"{field}.centAmount", "not an integer")
     if not isinstance(digits, int) or isinstance(digits, bool) or not 0 <= digits <= 20:
@@ -66,6 +77,12 @@ def amount(money: dict[str, Any] | None, field: str, *, allow_negative: bool = F
         raise InvalidField(field, "negative amount")
     # Exact: the Decimal carries exactly `digits` decimals, so it is written with them.
     return Decimal(cents).scaleb(-digits)
+
+
+def of_money(money: Money, field: str) -> Decimal:
+    """The amount of a parsed Money (pydantic has checked its types; the currency and digits are checked here)."""
+    digits = ABSENT if money.fraction_digits is None else money.fraction_digits
+    return exact(money.currency_code, money.cent_amount, digits, money.type, field)
 
 
 def cents_of(money: dict[str, Any]) -> int:

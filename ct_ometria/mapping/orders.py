@@ -31,7 +31,7 @@ from typing import Any
 from ct_ometria.commercetools.models import LineItem, Order, OrderAddress, TaxedPrice
 from ct_ometria.config import MappingConfig
 from ct_ometria.mapping.common import InvalidField, compact, iso8601, looks_personal, normalise_email, ometria_id
-from ct_ometria.mapping.money import amount, check_currency
+from ct_ometria.mapping.money import amount, check_currency, of_money
 from ct_ometria.mapping.products import line_product_id, variant_id
 from ct_ometria.mapping.stores import StoreContext
 
@@ -74,7 +74,7 @@ def _money(value: Any, field: str, currency: str | None = None) -> Decimal | Non
         return None
     if currency is not None and value.currency_code != currency:
         raise InvalidField(f"{field}.currencyCode", "differs from the order's currency")
-    return amount(value.raw(), field)
+    return of_money(value, field)
 
 
 def _gross(taxed: TaxedPrice | None) -> Any:

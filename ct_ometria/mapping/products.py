@@ -15,7 +15,7 @@ from typing import Any
 from ct_ometria.commercetools.models import LocalizedString, Price, Product, Variant
 from ct_ometria.config import MappingConfig
 from ct_ometria.mapping.common import InvalidField, compact, ometria_id
-from ct_ometria.mapping.money import amount
+from ct_ometria.mapping.money import amount, of_money
 from ct_ometria.mapping.stores import StoreContext
 
 MASTER = "masterData.current.masterVariant"
@@ -197,8 +197,8 @@ def _price_of(price: Price | None, variant: Variant, field: str, *, discounted: 
         return None
     where = f"{field}.prices.{variant.prices.index(price)}"
     if discounted:
-        return amount(price.discounted.value.raw(), f"{where}.discounted.value")
-    return amount(price.value.raw(), f"{where}.value")
+        return of_money(price.discounted.value, f"{where}.discounted.value")
+    return of_money(price.value, f"{where}.value")
 
 
 def _listing(product: Product, master: Variant, parent: str, store: StoreContext, as_of: dt.datetime,
