@@ -28,6 +28,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=365, help="days of history the orders spread over (a year)")
+    parser.add_argument("--last-days", type=int, default=None,
+                        help="sync only the store's last N days (one weekly run's peak memory at a store's volume)")
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--days-per-run", type=int, default=None,
                         help="ct-ometria sync --days-per-run (default: the mapping config's sync.days_per_run, 7)")
@@ -43,7 +45,8 @@ def main() -> int:
         extra = ["--workers", str(args.workers)]
         if args.days_per_run:
             extra += ["--days-per-run", str(args.days_per_run)]
-        run = timed_sync(bench, store.start.date(), last, *extra)
+        first = last - dt.timedelta(days=args.last_days - 1) if args.last_days else store.start.date()
+        run = timed_sync(bench, first, last, *extra)
         if run.returncode != 0:
             failures = [line for line in run.output.splitlines() if "failure" in line or "FAILED" in line]
             print("\n".join(failures[-20:]) or run.output[-4000:])
@@ -57,7 +60,7 @@ def main() -> int:
     push_seconds = (dt.datetime.fromisoformat(final[:-1]) - dt.datetime.fromisoformat(first[:-1])).total_seconds()
     figures = {
         "orders": args.orders, "customers": store.counts["customer"], "products": store.counts["product"],
-        "days": args.days, "days_per_run": args.days_per_run, "workers": args.workers, "postgres": args.postgres, "ometria_pool": args.ometria_pool, "latency_ms": args.latency_ms, "records_sent": records, "push_requests": len(requests),
+        "days": args.days, "last_days": args.last_days, "days_per_run": args.days_per_run, "workers": args.workers, "postgres": args.postgres, "ometria_pool": args.ometria_pool, "latency_ms": args.latency_ms, "records_sent": records, "push_requests": len(requests),
         "records_per_request": round(records / len(requests), 1), "wall_seconds": round(run.seconds, 1),
         "end_to_end_records_per_second": round(records / run.seconds, 1),
         "end_to_end_share_of_ceiling": round(records / run.seconds / CEILING, 3),

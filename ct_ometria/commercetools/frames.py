@@ -101,13 +101,26 @@ def entity_row(document: dict[str, Any], entity: Entity, context: Any = None) ->
     return row
 
 
+def entity_rows(
+    documents: Iterable[dict[str, Any]], entity: Entity, contexts: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The frame rows of ``documents``: each keeps its document as JSON text, so a page of parsed
+    documents can be let go as soon as its rows are made (a parsed order takes several times the
+    memory of its text)."""
+    contexts = contexts or {}
+    return [entity_row(doc, entity, contexts.get(str(doc.get("id")))) for doc in documents]
+
+
 def entity_frame(
     documents: Iterable[dict[str, Any]], entity: Entity, contexts: dict[str, Any] | None = None
 ) -> pd.DataFrame:
     """Rows for ``documents``, deduplicated on id keeping the highest version, then validated."""
-    contexts = contexts or {}
+    return rows_frame(entity_rows(documents, entity, contexts), entity)
+
+
+def rows_frame(rows: list[dict[str, Any]], entity: Entity) -> pd.DataFrame:
+    """The validated frame of ``entity_rows``, deduplicated on id keeping the highest version."""
     columns = [*BASE_COLUMNS, *entity.column_names, REJECTION]
-    rows = [entity_row(doc, entity, contexts.get(str(doc.get("id")))) for doc in documents]
     frame = pd.DataFrame(rows, columns=columns)
     frame["version"] = frame["version"].astype("Int64")
     for column in ("created_at", "last_modified_at"):

@@ -10,7 +10,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output
 
 from ct_ometria.commercetools.client import CommercetoolsClient
-from ct_ometria.commercetools.frames import Entity, entity_frame
+from ct_ometria.commercetools.frames import Entity, entity_rows, rows_frame
 from ct_ometria.config import MappingConfig
 from ct_ometria.defs.metadata import PREVIEW_ROWS, md_table, per_partition_counts, validation_check
 from ct_ometria.defs.resources import CommercetoolsResource
@@ -34,30 +34,32 @@ def extract(
     """Yield the frame of ``resource`` modified in the run's window, then its validation check."""
     window = context.partition_time_window
     started = time.monotonic()
+    rows: list[dict[str, Any]] = []
     with commercetools.client() as client:
-        documents = [
-            document
-            for page in client.modified_between(resource, window.start, window.end, limit=config.sync.page_size,
-                                                expand=expand)  # fmt: skip
-            for document in page
-        ]
-        resolved = contexts(client, documents) if contexts and documents else {}
+        # Page by page: a page's references are resolved and its documents turned into rows (their
+        # JSON text) before the next is read, so a run never holds its window's parsed documents.
+        for page in client.modified_between(resource, window.start, window.end, limit=config.sync.page_size,
+                                            expand=expand):  # fmt: skip
+            resolved = contexts(client, page) if contexts and page else {}
+            rows += entity_rows(page, entity, resolved)
         requests, retries = client.requests, client.retries
-    frame = entity_frame(documents, entity, resolved)
+    read = len(rows)
+    frame = rows_frame(rows, entity)
+    del rows
     frame, result = judge(frame, config.sync.max_invalid_share, config.sync.invalid_records_tolerated)
     elapsed = time.monotonic() - started
     yield Output(
         frame,
         metadata={
             "dagster/row_count": MetadataValue.int(len(frame)),
-            "read": MetadataValue.int(len(documents)),
+            "read": MetadataValue.int(read),
             "valid": MetadataValue.int(result.total - result.invalid),
             "invalid": MetadataValue.int(result.invalid),
             "window": MetadataValue.text(f"{window.start.isoformat()} .. {window.end.isoformat()}"),
             "commercetools_requests": MetadataValue.int(requests),
             "commercetools_retries": MetadataValue.int(retries),
             "duration_seconds": MetadataValue.float(round(elapsed, 3)),
-            "records_per_second": MetadataValue.float(round(len(documents) / elapsed, 1) if elapsed else 0.0),
+            "records_per_second": MetadataValue.float(round(read / elapsed, 1) if elapsed else 0.0),
             "per_partition": per_partition_counts(frame),
             "preview": md_table(frame, list(preview), PREVIEW_ROWS),
         },
