@@ -120,20 +120,36 @@ class PulledForward:
     missing: list[str] = field(default_factory=list)
 
 
+# Products read, mapped and sent at a time: a run that pulls a whole catalogue forward (the first
+# weeks of a backfill) never holds it.
+PULL_CHUNK = 500
+
+
 def pull_products_forward(
     client: CommercetoolsClient, ometria: OmetriaClient, ledger: Ledger, config: MappingConfig,
     stores: dict[str, StoreContext], product_ids: set[str], *, run_id: str | None, stage: str,
 ) -> PulledForward:  # fmt: skip
     """Send the referenced products Ometria has not accepted yet, so an order line never points at a
-    product Ometria does not know."""
+    product Ometria does not know.
+
+    A product any of whose records Ometria accepted is not read again (its changes travel with the
+    daily product sync). Runs sharing the ledger pull one at a time, so two runs whose orders name
+    the same new products do not both send them: the second finds them accepted."""
+    pulled = PulledForward()
     if not product_ids:
-        return PulledForward()
-    frame, missing = fetch_frame(client, PRODUCT_SOURCE, product_ids)
-    mapped = products_frame(frame, stores, config, dt.datetime.now(dt.timezone.utc))
-    items = candidates(valid_rows(mapped).sort_values("is_variant", kind="stable"), "product")
-    known = set(ledger.known("product", [i.record_id for i in items]))
-    delivery = deliver(ometria, ledger, [i for i in items if i.record_id not in known], run_id=run_id, stage=stage)
-    return PulledForward(delivery.report.sent, missing)
+        return pulled
+    with ledger.exclusive("pull_products_forward"):
+        wanted = sorted(product_ids)
+        unknown = sorted(set(wanted) - set(ledger.records_of_sources("product", wanted)))
+        for start in range(0, len(unknown), PULL_CHUNK):
+            frame, missing = fetch_frame(client, PRODUCT_SOURCE, unknown[start : start + PULL_CHUNK])
+            mapped = products_frame(frame, stores, config, dt.datetime.now(dt.timezone.utc))
+            items = candidates(valid_rows(mapped).sort_values("is_variant", kind="stable"), "product")
+            known = set(ledger.known("product", [i.record_id for i in items]))
+            delivery = deliver(ometria, ledger, [i for i in items if i.record_id not in known], run_id=run_id, stage=stage)
+            pulled.sent += delivery.report.sent
+            pulled.missing += missing
+    return pulled
 
 
 def deliver_products(ometria: OmetriaClient, ledger: Ledger, mapped: pd.DataFrame, *, run_id: str | None,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, and_, create_engine, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ct_ometria.errors import ConfigError
 from ct_ometria.ledger.tables import SCHEMA_LOCK_ID, cursors, dead_letters, push_batches, pushed_records
@@ -34,6 +35,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 CHUNK = 500
 _migrated: set[tuple[str, str]] = set()
 _migrate_lock = threading.Lock()
+_local_locks: dict[tuple[str, str, str], threading.Lock] = {}
+_local_locks_guard = threading.Lock()
 
 
 def now() -> dt.datetime:
@@ -127,6 +130,30 @@ class Ledger:
                 command.upgrade(config, revision)
             if revision == "head":
                 _migrated.add((self.url, self.schema))
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """One holder of ``name`` at a time among the processes sharing this ledger: on PostgreSQL a
+        session advisory lock (the database releases it if its holder dies); on SQLite, whose ledger
+        one process uses, a lock among that process's threads."""
+        if not self._postgres:
+            with _local_locks_guard:
+                lock = _local_locks.setdefault((self.url, self.schema, name), threading.Lock())
+            with lock:
+                yield
+            return
+        key = int.from_bytes(hashlib.sha256(f"{self.schema}:{name}".encode()).digest()[:8], "big", signed=True)
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            connection.commit()  # the lock is the session's: no transaction stays open while it is held
+            try:
+                yield
+            finally:
+                try:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()
+                except DBAPIError:
+                    pass  # the connection was lost, and the lock with its session
 
     def _insert(self, table):  # noqa: ANN001, ANN202
         return (postgresql.insert if self._postgres else sqlite.insert)(table)
