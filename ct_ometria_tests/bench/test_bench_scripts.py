@@ -32,6 +32,13 @@ def test_the_backfill_benchmark_sends_the_whole_store_without_a_429(tmp_path):
     assert figures["throttled_429"] == 0 and figures["peak_rss_mb"] > 0
 
 
+def test_the_backfill_benchmark_can_sync_only_the_last_days_of_a_store(tmp_path):
+    figures = script("backfill", "--orders", "500", "--days", "5", "--last-days", "2", "--latency-ms", "0", tmp_path=tmp_path)
+    # Orders and customers of the last two of five days; the products those orders name are pulled forward.
+    assert figures["stored"]["order"] == 200 and figures["stored"]["contact"] == 40
+    assert figures["last_days"] == 2 and figures["throttled_429"] == 0
+
+
 def test_the_delta_benchmark_sends_exactly_the_changed_records(tmp_path):
     figures = script("delta", "--orders", "1000", "--days", "5", "--share", "0.05", "--latency-ms", "0", tmp_path=tmp_path)
     assert figures["exactly_the_changed"] is True
