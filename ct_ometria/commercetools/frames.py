@@ -27,7 +27,7 @@ BASE_COLUMNS = ["id", "version", "created_at", "last_modified_at", "partition", 
 
 
 def partition_of(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d")
+    return moment.astimezone(dt.timezone.utc).date().isoformat()
 
 
 def pydantic_reasons(error: ValidationError) -> str:
@@ -49,20 +49,29 @@ def document_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _utc(value: Any) -> pd.Timestamp | None:
+# What a frame's timestamps hold (1677 to 2262): a moment outside is missing, and its row is set aside.
+_EARLIEST = pd.Timestamp.min.ceil("us").tz_localize("UTC").to_pydatetime()
+_LATEST = pd.Timestamp.max.floor("us").tz_localize("UTC").to_pydatetime()
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A moment in UTC; the frame turns its column into timestamps at once."""
+    moment = None
     if isinstance(value, str) and value.endswith("Z"):
         # commercetools' own form (2024-05-02T09:00:00.000Z): the C parser, several times faster.
         try:
-            return pd.Timestamp(dt.datetime.fromisoformat(value[:-1] + "+00:00"))
+            moment = dt.datetime.fromisoformat(value[:-1] + "+00:00")
         except ValueError:
             pass
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        return None
-    if stamp is pd.NaT:
-        return None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    if moment is None:
+        try:
+            stamp = pd.Timestamp(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if stamp is pd.NaT:
+            return None
+        moment = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
+    return moment if _EARLIEST <= moment <= _LATEST else None
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ def entity_row(document: dict[str, Any], entity: Entity, context: Any = None) ->
         created_at=_utc(document.get("createdAt")),
     )
     modified = row["last_modified_at"]
-    row["partition"] = partition_of(modified.to_pydatetime()) if modified is not None else None
+    row["partition"] = partition_of(modified) if modified is not None else None
     row[REJECTION] = None
     try:
         parsed = entity.model.model_validate(document)

@@ -179,3 +179,13 @@ def test_a_broken_money_attribute_is_named_by_its_place():
     money = {"type": "centPrecision", "currencyCode": "EUR", "centAmount": -5, "fractionDigits": 2}
     document = _set(data.MUG, ("masterData", "current", "masterVariant", "attributes"), [{"name": "color", "value": money}])
     assert set(reasons_of("product", document)) == {"masterData.current.masterVariant.attributes.0.value: negative amount"}
+
+
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59+02:00", "2024-05-02T09:00:00x"]
+)
+def test_a_last_modification_a_frame_cannot_hold_parks_its_document_and_not_its_neighbours(moment):
+    broken = {**customer_document("c-1", "ada@example.com", MODIFIED), "lastModifiedAt": moment}
+    frame = customers_frame([broken, customer_document("c-2", "grace@example.com", MODIFIED)]).set_index("id")
+    assert frame.loc["c-1", "rejection"].startswith("lastModifiedAt: ")
+    assert frame.loc["c-2", "rejection"] is None and frame.loc["c-2", "partition"] == "2024-05-02"
