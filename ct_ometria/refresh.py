@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,14 +104,28 @@ def mark_sent_suppressed(contacts: pd.DataFrame, ledger: Ledger) -> None:
     ledger.mark_suppressed([record_id for record_id in suppressed if record_id in accepted])
 
 
-def line_product_ids(orders: pd.DataFrame, order_ids: set[str] | None = None) -> set[str]:
-    return {
-        line["productId"]
-        for row in orders.itertuples(index=False)
-        if order_ids is None or row.id in order_ids
-        for line in orjson.loads(row.document).get("lineItems", [])
-        if line.get("productId")
-    }
+def line_products(orders: pd.DataFrame, mapped: pd.DataFrame) -> dict[str, set[str]]:
+    """Per commercetools product id, the Ometria product records (``product_id`` and ``variant_id``)
+    that the lines of the valid mapped orders name. A mapped order's lines follow its document's
+    line items one for one, in order."""
+    documents = dict(zip(orders["id"], orders["document"]))
+    named: dict[str, set[str]] = {}
+    for row in valid_rows(mapped).itertuples(index=False):
+        document = documents.get(row.source_id)
+        if document is None:
+            continue
+        items = [item for item in orjson.loads(document).get("lineItems", []) if isinstance(item, dict)]
+        lines = orjson.loads(row.record).get("lineitems", [])
+        paired = len(items) == len(lines)
+        for index, item in enumerate(items):
+            if not item.get("productId"):
+                continue
+            records = named.setdefault(item["productId"], set())
+            if paired:
+                records.update(lines[index][key] for key in ("product_id", "variant_id") if lines[index].get(key))
+            else:
+                records.add("")  # lines that cannot be told apart: the product is read and checked whole
+    return named
 
 
 @dataclass
@@ -125,24 +139,32 @@ class PulledForward:
 PULL_CHUNK = 500
 
 
+def _not_held(ledger: Ledger, referenced: dict[str, set[str]], product_ids: Sequence[str]) -> list[str]:
+    """The products some of whose named records Ometria has not accepted."""
+    names = sorted({record for product in product_ids for record in referenced[product]})
+    held = set(ledger.known("product", names))
+    return [product for product in product_ids if not referenced[product] <= held]
+
+
 def pull_products_forward(
     client: CommercetoolsClient, ometria: OmetriaClient, ledger: Ledger, config: MappingConfig,
-    stores: dict[str, StoreContext], product_ids: set[str], *, run_id: str | None, stage: str,
+    stores: dict[str, StoreContext], referenced: dict[str, set[str]], *, run_id: str | None, stage: str,
 ) -> PulledForward:  # fmt: skip
-    """Send the referenced products Ometria has not accepted yet, so an order line never points at a
-    product Ometria does not know.
+    """Send the products the orders' lines name (``referenced``: per commercetools product id, the
+    records its lines name, from ``line_products``) whose named records Ometria has not all accepted,
+    so an order line never points at a product or variant Ometria does not know.
 
-    A product any of whose records Ometria accepted is not read again (its changes travel with the
-    daily product sync). Runs sharing the ledger pull one at a time, so two runs whose orders name
-    the same new products do not both send them: the second finds them accepted."""
+    Only those products are read from commercetools, 500 at a time. Runs sharing the ledger pull a
+    chunk one at a time and look at the ledger again once they hold it, so two runs whose orders name
+    the same new products do not both send them."""
     pulled = PulledForward()
-    if not product_ids:
-        return pulled
-    with ledger.exclusive("pull_products_forward"):
-        wanted = sorted(product_ids)
-        unknown = sorted(set(wanted) - set(ledger.records_of_sources("product", wanted)))
-        for start in range(0, len(unknown), PULL_CHUNK):
-            frame, missing = fetch_frame(client, PRODUCT_SOURCE, unknown[start : start + PULL_CHUNK])
+    waiting = _not_held(ledger, referenced, sorted(referenced))
+    for start in range(0, len(waiting), PULL_CHUNK):
+        with ledger.exclusive("pull_products_forward"):
+            chunk = _not_held(ledger, referenced, waiting[start : start + PULL_CHUNK])
+            if not chunk:
+                continue
+            frame, missing = fetch_frame(client, PRODUCT_SOURCE, chunk)
             mapped = products_frame(frame, stores, config, dt.datetime.now(dt.timezone.utc))
             items = candidates(valid_rows(mapped).sort_values("is_variant", kind="stable"), "product")
             known = set(ledger.known("product", [i.record_id for i in items]))

@@ -66,11 +66,11 @@ def _utc(value: Any) -> dt.datetime | None:
     if moment is None:
         try:
             stamp = pd.Timestamp(value)
+            if stamp is pd.NaT:
+                return None
+            moment = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
         except (TypeError, ValueError, OverflowError):
-            return None
-        if stamp is pd.NaT:
-            return None
-        moment = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
+            return None  # not a moment, or one beyond any calendar once in UTC (9999-12-31T23:59-02:00)
     return moment if _EARLIEST <= moment <= _LATEST else None
 
 

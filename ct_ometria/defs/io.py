@@ -17,8 +17,8 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 PARTITION_COLUMN = "partition"
 
 # Arrow's buffers from the system allocator, not its default jemalloc pool: jemalloc keeps what a
-# step's Parquet write and read freed for reuse, and a run's peak memory grew by several times the
-# frame written (a week of a million-order store: 437 MB with jemalloc, 328 MB with this).
+# step's Parquet write and read freed for reuse, so a run's memory grew by several times each frame
+# it wrote and read (BENCHMARKS.md).
 pa.set_memory_pool(pa.system_memory_pool())
 
 

@@ -35,7 +35,7 @@ from ct_ometria.delivery import candidates
 from ct_ometria.mapping.frames import CONTACTS_SCHEMA, contacts_frame, guest_contacts_frame, orders_frame, products_frame
 from ct_ometria.mapping.stores import StoreContext, resolve_stores
 from ct_ometria.reconcile import reconcile
-from ct_ometria.refresh import create_only_fields, line_product_ids, mark_sent_suppressed, no_revived_opt_ins, pull_products_forward
+from ct_ometria.refresh import create_only_fields, line_products, mark_sent_suppressed, no_revived_opt_ins, pull_products_forward
 from ct_ometria.validation import apply_schema, valid_rows
 
 CONTACTS_VALID, CONTACTS_ACCEPTED = "contacts_valid", "contacts_accepted"
@@ -226,7 +226,7 @@ def ometria_orders_sync(
     """Pushes new and changed orders after the run's products and contacts. A product an order line
     references that Ometria has never accepted (per the ledger) is read from commercetools and sent
     first, so a line never points at a product Ometria does not know."""
-    referenced = line_product_ids(ct_orders, set(valid_rows(ometria_orders)["source_id"]))
+    referenced = line_products(ct_orders, ometria_orders)
     with ometria.client() as client:
         pulled = 0
         if not config.dry_run and referenced:

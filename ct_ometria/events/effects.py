@@ -40,7 +40,7 @@ from ct_ometria.refresh import (
     create_only_fields,
     documents_frame,
     fetch_frame,
-    line_product_ids,
+    line_products,
     mark_sent_suppressed,
     pull_products_forward,
 )
@@ -140,7 +140,7 @@ class Effects:
         mapped = orders_frame(frame, self.stores, self.config)
         report.parked += self._park(frame, "ct_order", self.stage, "document") + self._park(mapped, "order", self.stage)
         forward = pull_products_forward(self.ct, self.ometria, self.ledger, self.config, self.stores,
-                                        line_product_ids(frame, set(valid_rows(mapped)["source_id"])),
+                                        line_products(frame, mapped),
                                         run_id=self.run_id, stage=self.stage)  # fmt: skip
         report.pulled_forward += forward.sent
         report.add("order", deliver(self.ometria, self.ledger, candidates(mapped, "order"), run_id=self.run_id, stage=self.stage))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from filelock import FileLock
+from filelock import Timeout as FileLockTimeout
 from sqlalchemy import Engine, and_, create_engine, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -132,19 +135,42 @@ class Ledger:
                 _migrated.add((self.url, self.schema))
 
     @contextmanager
-    def exclusive(self, name: str) -> Iterator[None]:
+    def exclusive(self, name: str, wait_seconds: float = 600.0) -> Iterator[None]:
         """One holder of ``name`` at a time among the processes sharing this ledger: on PostgreSQL a
-        session advisory lock (the database releases it if its holder dies); on SQLite, whose ledger
-        one process uses, a lock among that process's threads."""
-        if not self._postgres:
-            with _local_locks_guard:
-                lock = _local_locks.setdefault((self.url, self.schema, name), threading.Lock())
-            with lock:
+        session advisory lock (the database releases it if its holder's session ends), on SQLite a
+        file lock beside the database. Not re-entrant. ``TimeoutError`` after ``wait_seconds``."""
+        if self._postgres:
+            with self._advisory_lock(name, wait_seconds):
                 yield
             return
+        database = self.engine.url.database
+        if database in (None, "", ":memory:"):
+            with _local_locks_guard:
+                lock = _local_locks.setdefault((self.url, self.schema, name), threading.Lock())
+            if not lock.acquire(timeout=wait_seconds):
+                raise TimeoutError(f"the ledger lock {name!r} was held for over {wait_seconds:.0f} s")
+            try:
+                yield
+            finally:
+                lock.release()
+            return
+        try:
+            with FileLock(f"{database}.{name}.lock", timeout=wait_seconds):
+                yield
+        except FileLockTimeout:
+            raise TimeoutError(f"the ledger lock {name!r} was held for over {wait_seconds:.0f} s") from None
+
+    @contextmanager
+    def _advisory_lock(self, name: str, wait_seconds: float) -> Iterator[None]:
         key = int.from_bytes(hashlib.sha256(f"{self.schema}:{name}".encode()).digest()[:8], "big", signed=True)
+        deadline = time.monotonic() + wait_seconds
         with self.engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            # Polled rather than waited for in the database, so a waiting run can be stopped.
+            while not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+                connection.commit()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the ledger lock {name!r} was held for over {wait_seconds:.0f} s")
+                time.sleep(0.1)
             connection.commit()  # the lock is the session's: no transaction stays open while it is held
             try:
                 yield
@@ -153,7 +179,8 @@ class Ledger:
                     connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                     connection.commit()
                 except DBAPIError:
-                    pass  # the connection was lost, and the lock with its session
+                    # The session may still hold the lock: closed, not returned to the pool, it lets go.
+                    connection.invalidate()
 
     def _insert(self, table):  # noqa: ANN001, ANN202
         return (postgresql.insert if self._postgres else sqlite.insert)(table)

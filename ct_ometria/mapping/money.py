@@ -55,14 +55,15 @@ def amount(money: dict[str, Any] | None, field: str, *, allow_negative: bool = F
                  money.get("type"), field, allow_negative=allow_negative)  # fmt: skip
 
 
-# fractionDigits left out: the currency's own digits. A null one is a broken document.
+# A Money dict without fractionDigits has the currency's own digits; one whose fractionDigits is
+# null is broken. (A parsed Money's None is a left-out one: pydantic reads both the same.)
 ABSENT = object()
 
 
 def exact(currency: object, cents: object, digits: object, kind: object, field: str, *,
           allow_negative: bool = False) -> Decimal:  # fmt: skip
-    """The amount of a Money given by its parts: a parsed model's fields need no dict made of them
-    (that dict cost a third of an order's mapping). ``digits`` is ``ABSENT`` when not given."""
+    """The amount of a Money given by its parts, so a parsed model's fields need no dict made of
+    them. ``digits`` is ``ABSENT`` when not given."""
     currency = check_currency(currency, f"{field}.currencyCode")
     if digits is ABSENT or kind == "highPrecision":
         # High-precision money keeps sub-cent precision in preciseAmount (at fractionDigits);

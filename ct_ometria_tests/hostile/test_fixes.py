@@ -182,8 +182,10 @@ def test_a_broken_money_attribute_is_named_by_its_place():
 
 
 @pytest.mark.parametrize(
-    "moment", ["9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59+02:00", "2024-05-02T09:00:00x"]
-)
+    "moment",
+    ["9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59+02:00", "9999-12-31T23:59:59-02:00",
+     "0001-01-01T00:00:00+01:00", "2024-05-02T09:00:00x"],
+)  # fmt: skip
 def test_a_last_modification_a_frame_cannot_hold_parks_its_document_and_not_its_neighbours(moment):
     broken = {**customer_document("c-1", "ada@example.com", MODIFIED), "lastModifiedAt": moment}
     frame = customers_frame([broken, customer_document("c-2", "grace@example.com", MODIFIED)]).set_index("id")
