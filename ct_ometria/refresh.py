@@ -108,7 +108,7 @@ def line_products(orders: pd.DataFrame, mapped: pd.DataFrame) -> dict[str, set[s
     """Per commercetools product id, the Ometria product records (``product_id`` and ``variant_id``)
     that the lines of the valid mapped orders name. A mapped order's lines follow its document's
     line items one for one, in order."""
-    documents = dict(zip(orders["id"], orders["document"]))
+    documents = dict(zip(orders["id"], orders["document"], strict=True))
     named: dict[str, set[str]] = {}
     for row in valid_rows(mapped).itertuples(index=False):
         document = documents.get(row.source_id)
