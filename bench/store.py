@@ -67,17 +67,29 @@ class Store:
     def modified(self, kind: str, index: int) -> dt.datetime:
         if self.is_changed(index) and self.changed_at is not None:
             return self.changed_at
-        return self.start + dt.timedelta(seconds=index * self.step(kind))
+        return self._original(kind, index)
 
     def is_changed(self, index: int) -> bool:
         return self.changed_share > 0 and index % max(1, round(1 / self.changed_share)) == 0
 
     def window(self, kind: str, start: dt.datetime, end: dt.datetime) -> range:
         """The indexes whose original moment falls in [start, end)."""
-        step = self.step(kind)
-        first = max(0, math.ceil((start - self.start).total_seconds() / step))
-        last = min(self.counts[kind], max(0, math.ceil((end - self.start).total_seconds() / step)))
-        return range(first, max(first, last))
+        return range(self._first_at(kind, start), max(self._first_at(kind, start), self._first_at(kind, end)))
+
+    def _original(self, kind: str, index: int) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=index * self.step(kind))
+
+    def _first_at(self, kind: str, moment: dt.datetime) -> int:
+        """The first index whose original moment is at or after ``moment``: the division's estimate,
+        corrected against the moments themselves (a float quotient can land a document that sits
+        exactly on a window's edge in the window before)."""
+        count = self.counts[kind]
+        index = min(count, max(0, math.ceil((moment - self.start).total_seconds() / self.step(kind))))
+        while index > 0 and self._original(kind, index - 1) >= moment:
+            index -= 1
+        while index < count and self._original(kind, index) < moment:
+            index += 1
+        return index
 
     def changed(self, kind: str) -> range:
         return range(0, self.counts[kind], max(1, round(1 / self.changed_share))) if self.changed_share else range(0)

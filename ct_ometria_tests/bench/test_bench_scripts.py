@@ -50,6 +50,17 @@ def test_the_cpu_benchmark_prints_a_cost_per_thousand_records(tmp_path):
     assert figures["all"]["records"] == 500 + 100 + 50 * 4 and figures["all"]["ms_per_1000"] > 0
 
 
+def test_the_stores_windows_hold_exactly_the_documents_modified_in_them():
+    # 8,000 customers over 28 days: one every 302.4 s, so a document sits exactly on each week's edge.
+    store = Store(40_000, 28)
+    edges = [store.start + dt.timedelta(days=day) for day in range(0, 29, 7)]
+    for kind in ("customer", "order", "product"):
+        windows = [store.window(kind, start, end) for start, end in zip(edges, edges[1:], strict=False)]
+        assert sum(len(window) for window in windows) == store.counts[kind]
+        for (start, end), window in zip(zip(edges, edges[1:], strict=False), windows, strict=True):
+            assert all(start <= store.modified(kind, index) < end for index in window)
+
+
 def test_the_streaming_server_pages_a_window_by_id_and_refuses_what_it_does_not_serve():
     store = Store(1000, 10)
     client = TestClient(create_app(store))
