@@ -74,7 +74,8 @@ class Store:
 
     def window(self, kind: str, start: dt.datetime, end: dt.datetime) -> range:
         """The indexes whose original moment falls in [start, end)."""
-        return range(self._first_at(kind, start), max(self._first_at(kind, start), self._first_at(kind, end)))
+        first = self._first_at(kind, start)
+        return range(first, max(first, self._first_at(kind, end)))
 
     def _original(self, kind: str, index: int) -> dt.datetime:
         return self.start + dt.timedelta(seconds=index * self.step(kind))

@@ -100,7 +100,6 @@ class Money(_Model):
     precise_amount: Integer | None = Field(default=None, alias="preciseAmount")
 
 
-
 class TaxedPrice(_Model):
     total_net: Money | None = Field(default=None, alias="totalNet")
     total_gross: Money | None = Field(default=None, alias="totalGross")

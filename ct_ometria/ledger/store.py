@@ -42,6 +42,10 @@ _local_locks: dict[tuple[str, str, str], threading.Lock] = {}
 _local_locks_guard = threading.Lock()
 
 
+def _held_too_long(name: str, wait_seconds: float) -> TimeoutError:
+    return TimeoutError(f"the ledger lock {name!r} was held for over {wait_seconds:.0f} s")
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -148,7 +152,7 @@ class Ledger:
             with _local_locks_guard:
                 lock = _local_locks.setdefault((self.url, self.schema, name), threading.Lock())
             if not lock.acquire(timeout=wait_seconds):
-                raise TimeoutError(f"the ledger lock {name!r} was held for over {wait_seconds:.0f} s")
+                raise _held_too_long(name, wait_seconds)
             try:
                 yield
             finally:
@@ -158,7 +162,7 @@ class Ledger:
             with FileLock(f"{database}.{name}.lock", timeout=wait_seconds):
                 yield
         except FileLockTimeout:
-            raise TimeoutError(f"the ledger lock {name!r} was held for over {wait_seconds:.0f} s") from None
+            raise _held_too_long(name, wait_seconds) from None
 
     @contextmanager
     def _advisory_lock(self, name: str, wait_seconds: float) -> Iterator[None]:
@@ -169,7 +173,7 @@ class Ledger:
             while not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
                 connection.commit()
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"the ledger lock {name!r} was held for over {wait_seconds:.0f} s")
+                    raise _held_too_long(name, wait_seconds)
                 time.sleep(0.1)
             connection.commit()  # the lock is the session's: no transaction stays open while it is held
             try:

@@ -112,11 +112,11 @@ def _valid_email(value: str) -> bool:
     return True
 
 
+_EMPTIABLE = (str, list, dict)
+
+
 def compact(record: dict[str, Any]) -> dict[str, Any]:
     """Drop empty values: a missing value is never sent as an empty one that could clear Ometria's."""
     # Not `value in (None, "", [], {})`: that compares every Decimal with a list and a dict.
     return {key: value for key, value in record.items()
             if value is not None and not (isinstance(value, _EMPTIABLE) and not value)}
-
-
-_EMPTIABLE = (str, list, dict)
