@@ -19,7 +19,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ct_ometria.commercetools.client import CommercetoolsClient, modified_window_predicate
-from ct_ometria.commercetools.frames import partition_of
+from ct_ometria.commercetools.frames import moment_problem, partition_of, utc_moment
 from ct_ometria.config import ConsentConfig
 from ct_ometria.errors import ConfigError
 from ct_ometria.validation import REJECTION, apply_schema, valid_rows
@@ -133,13 +133,22 @@ def checkout_rows(orders: pd.DataFrame, consent: ConsentConfig) -> list[dict[str
         if value is None or not isinstance(email, str):
             continue
         problem = None if isinstance(value, bool) else f"{consent.order_optin_field}: not a boolean"
+        given = utc_moment(document.get("createdAt"))
         rows.append({
             "id": order.id, "customer": document.get("customerId"), "email": email.strip().lower(), "source": "checkout",
             "email_optin": value if problem is None else None,
-            "email_optin_at": pd.Timestamp(document.get("createdAt")).isoformat(), "partition": order.partition,
-            REJECTION: problem,
+            "email_optin_at": given.isoformat() if given else None, "partition": order.partition,
+            REJECTION: problem or (None if given else moment_problem("createdAt", document.get("createdAt"))),
         })  # fmt: skip
     return rows
+
+
+def _day(document: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A custom object's day (by its last modification), or the reason it has none."""
+    moment = utc_moment(document.get("lastModifiedAt"))
+    if moment is None:
+        return None, moment_problem("lastModifiedAt", document.get("lastModifiedAt"))
+    return partition_of(moment), None
 
 
 def consent_frame(
@@ -153,9 +162,11 @@ def consent_frame(
         if value.get("suppressed") is False or not isinstance(value.get("email"), str):
             continue
         email = value["email"].strip().lower()
-        day = partitions.get(email) or partition_of(pd.Timestamp(document["lastModifiedAt"]).to_pydatetime())
+        day, problem = partitions.get(email), None
+        if day is None:
+            day, problem = _day(document)
         rows.append({"id": str(document.get("id")), "customer": None, "email": email, "source": "suppression_list",
-                     "suppressed": True, "partition": day, REJECTION: None})  # fmt: skip
+                     "suppressed": True, "partition": day, REJECTION: problem})  # fmt: skip
     if any(getattr(consent, setting) for _, setting in CHANNEL_FIELDS):
         for customer in valid_rows(customers).itertuples(index=False):
             fields = ((json.loads(customer.document).get("custom") or {}).get("fields")) or {}
@@ -169,12 +180,14 @@ def consent_frame(
         values, problems = _values(value, consent)
         by_email = isinstance(value.get("email"), str)
         key = value["email"] if by_email else str(document.get("key", ""))
+        day, problem = _day(document)
         rows.append(
             {
                 "id": str(document.get("id")), "customer": None if by_email else key,
                 "email": key.strip().lower() if by_email else None, "source": "custom_object",
-                "partition": partition_of(pd.Timestamp(document["lastModifiedAt"]).to_pydatetime()), **values,
-                REJECTION: "; ".join(problems) or (None if _has_any(values) else "value: holds no configured consent field"),
+                "partition": day, **values,
+                REJECTION: "; ".join(problems) or problem
+                           or (None if _has_any(values) else "value: holds no configured consent field"),
             }
         )  # fmt: skip
     frame = pd.DataFrame(rows, columns=CONSENT_COLUMNS)

@@ -49,13 +49,17 @@ def document_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-# What a frame's timestamps hold (1677 to 2262): a moment outside is missing, and its row is set aside.
+# What a frame's timestamps hold (1677 to 2262): a moment outside is none, and its row is set aside.
 _EARLIEST = pd.Timestamp.min.ceil("us").tz_localize("UTC").to_pydatetime()
 _LATEST = pd.Timestamp.max.floor("us").tz_localize("UTC").to_pydatetime()
+OUT_OF_RANGE = f"is beyond the moments a frame holds ({_EARLIEST.date()} to {_LATEST.date()}, UTC)"
 
 
-def _utc(value: Any) -> dt.datetime | None:
-    """A moment in UTC; the frame turns its column into timestamps at once."""
+def utc_moment(value: Any) -> dt.datetime | None:
+    """A moment in UTC, or None when ``value`` is none or is beyond what a frame holds; the frame
+    turns its column into timestamps at once."""
+    if not isinstance(value, (str, dt.datetime)):
+        return None  # commercetools writes moments as text; a number is not one
     moment = None
     if isinstance(value, str) and value.endswith("Z"):
         # commercetools' own form (2024-05-02T09:00:00.000Z): the C parser, several times faster.
@@ -72,6 +76,17 @@ def _utc(value: Any) -> dt.datetime | None:
         except (TypeError, ValueError, OverflowError):
             return None  # not a moment, or one beyond any calendar once in UTC (9999-12-31T23:59-02:00)
     return moment if _EARLIEST <= moment <= _LATEST else None
+
+
+def moment_problem(field: str, value: Any) -> str:
+    """Why ``utc_moment(value)`` gave none, for a record's reason (without the value)."""
+    if value is None:
+        return f"{field}: is missing"
+    try:
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00") if isinstance(value, str) else "")
+    except ValueError:
+        return f"{field}: is not a date-time"
+    return f"{field}: {OUT_OF_RANGE}"
 
 
 @dataclass(frozen=True)
@@ -95,8 +110,8 @@ def entity_row(document: dict[str, Any], entity: Entity, context: Any = None) ->
         version=document.get("version") if isinstance(document.get("version"), int) else None,
         document=document_text(document),
         context=document_text(context) if context is not None else None,
-        last_modified_at=_utc(document.get("lastModifiedAt")),
-        created_at=_utc(document.get("createdAt")),
+        last_modified_at=utc_moment(document.get("lastModifiedAt")),
+        created_at=utc_moment(document.get("createdAt")),
     )
     modified = row["last_modified_at"]
     row["partition"] = partition_of(modified) if modified is not None else None
@@ -106,6 +121,9 @@ def entity_row(document: dict[str, Any], entity: Entity, context: Any = None) ->
     except ValidationError as error:
         row[REJECTION] = pydantic_reasons(error)
         return row
+    if modified is None:
+        # A moment pydantic reads but a frame cannot hold (year 9999, say).
+        row[REJECTION] = moment_problem("lastModifiedAt", document.get("lastModifiedAt"))
     row.update(entity.columns(parsed))
     return row
 
