@@ -44,7 +44,9 @@ def mapped_frame(
 ) -> pd.DataFrame:  # fmt: skip
     """``map_row(document text, context)`` for every valid source row, one frame row per record."""
     rows = []
-    for source_row in valid_rows(source).itertuples(index=False):
+    # Only the columns mapping reads: itertuples makes a Timestamp of every datetime cell it passes.
+    wanted = [name for name in ("id", "version", "partition", "document", "context") if name in source]
+    for source_row in valid_rows(source)[wanted].itertuples(index=False):
         base = {"source_id": source_row.id, "version": source_row.version, "partition": source_row.partition}
         context = orjson.loads(source_row.context) if getattr(source_row, "context", None) else None
         try:
