@@ -5,7 +5,8 @@ is the bottleneck being measured. This server answers the endpoints and predicat
 uses, generating each page on demand: ``POST /oauth/token``; ``GET /{pk}``; ``GET /{pk}/{resource}``
 with ``sort=id asc``, ``limit`` (<= 500), and ``where`` clauses ``lastModifiedAt >= :windowStart and
 lastModifiedAt < :windowEnd``, ``id > :lastId`` and ``id in :ids`` (anything else is refused with 400,
-so an unsupported query is noticed, not silently answered). ``POST /__bench/change``
+so an unsupported query is noticed, not silently answered); ``total`` unless ``withTotal=false``,
+capped at 10,000 under a ``where`` as commercetools caps it. ``POST /__bench/change``
 ``{"share": 0.01, "at": "<ISO>"}`` changes that share of every resource, as a day's delta.
 
     .venv/bin/python bench/ctserver.py --orders 100000 --days 90 --port 0
@@ -98,7 +99,13 @@ def create_app(store: Store, project_key: str = "bench") -> Starlette:
             page.append(store.document(kind, index))
             if len(page) == limit:
                 break
-        body = json.dumps({"limit": limit, "offset": 0, "count": len(page), "results": page}, separators=(",", ":"))
+        answer = {"limit": limit, "offset": 0, "count": len(page), "results": page}
+        if params.get("withTotal", "true") != "false":
+            # As commercetools: with a `where`, the total is capped at 10,000.
+            matching = _after(indexes, last)
+            total = len(matching) if isinstance(matching, range) else sum(1 for _ in matching)
+            answer["total"] = min(total, 10_000) if params.getlist("where") else total
+        body = json.dumps(answer, separators=(",", ":"))
         return Response(body, media_type="application/json")
 
     async def change(request: Request) -> Response:

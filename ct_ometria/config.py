@@ -155,6 +155,11 @@ class SyncConfig(_Strict):
     # memory holds that many days of records, never the whole history, and runs of the same
     # backfill can push while others extract.
     days_per_run: int = Field(default=7, ge=1, le=366)
+    # `ct-ometria sync` sizes its runs by volume instead: consecutive days join one run while the
+    # customers, orders and products last modified in them stay within this many (a day above it runs
+    # alone). A run's memory follows its documents, and each run costs a few seconds of bookkeeping,
+    # so a small store's year is one run and a big store's is cut finer. null: runs of days_per_run.
+    records_per_run: int | None = Field(default=25_000, ge=100)
 
 
 class EventsConfig(_Strict):

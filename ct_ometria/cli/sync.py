@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ct_ometria.config import load_mapping_config
-from ct_ometria.errors import ConfigError, CtOmetriaError
+from ct_ometria.errors import ConfigError, CtOmetriaError, UpstreamUnavailable
 from ct_ometria.settings import commercetools_from_env, http_timeout, mapping_config_path, ometria_from_env
 
 EXTRACTED = ("read", "valid", "invalid", "commercetools_requests", "commercetools_retries")
@@ -130,12 +130,8 @@ def open_instance():  # noqa: ANN201
                              f"reached: {type(error).__name__}; check its database and dagster.yaml") from None
 
 
-def run_sync(start: dt.date, end: dt.date, dry_run: bool = False) -> SyncOutcome:
+def check_range(start: dt.date, end: dt.date) -> None:
     quiet_dagster()
-    from dagster import DagsterEventType
-
-    from ct_ometria.definitions import defs
-    from ct_ometria.defs.jobs import SYNC_JOB
     from ct_ometria.defs.partitions import daily_partitions
 
     if end < start:
@@ -146,6 +142,16 @@ def run_sync(start: dt.date, end: dt.date, dry_run: bool = False) -> SyncOutcome
             f"days must lie within the partitions {keys[0]} .. {keys[-1]} (sync.start_date in the mapping config "
             f"sets the first; the last is yesterday, UTC), got {start} .. {end}"
         )
+
+
+def run_sync(start: dt.date, end: dt.date, dry_run: bool = False) -> SyncOutcome:
+    quiet_dagster()
+    from dagster import DagsterEventType
+
+    from ct_ometria.definitions import defs
+    from ct_ometria.defs.jobs import SYNC_JOB
+
+    check_range(start, end)
     job = defs.resolve_job_def(SYNC_JOB)
     tags = {
         "dagster/asset_partition_range_start": start.isoformat(),
@@ -211,21 +217,53 @@ def chunks(start: dt.date, end: dt.date, days_per_run: int) -> list[tuple[dt.dat
     return found
 
 
+def planned_by_volume(start: dt.date, end: dt.date, budget: int) -> list[tuple[dt.date, dt.date]] | None:
+    """The range as runs of at most ``budget`` documents (``cli.plan``), printed; None when
+    commercetools gives no counts (the caller falls back to runs of ``sync.days_per_run`` days)."""
+    from ct_ometria.cli.plan import client_count, plan_runs
+    from ct_ometria.commercetools.client import CommercetoolsClient
+    from ct_ometria.defs.resources import client_timeout
+
+    began = time.monotonic()
+    with CommercetoolsClient(commercetools_from_env(), timeout=client_timeout(http_timeout())) as client:
+        try:
+            runs = plan_runs(start, end, client_count(client), budget)
+        except UpstreamUnavailable as error:
+            print(f"could not count what to sync ({error}): runs of sync.days_per_run days", file=sys.stderr)
+            return None
+        queries = client.requests
+    if runs is None:
+        print("commercetools gave no counts to size runs by: runs of sync.days_per_run days", file=sys.stderr)
+        return None
+    days = sorted(run.days for run in runs)
+    print(f"{len(runs)} run(s) of at most {budget} documents each ({days[0]}..{days[-1]} days; "
+          f"{sum(run.documents for run in runs)} documents counted in {queries} queries, "
+          f"{time.monotonic() - began:.1f}s)", file=sys.stderr)
+    return [(run.first, run.last) for run in runs]
+
+
 def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_run: int | None = None,
                  workers: int = 1) -> int:  # fmt: skip
-    """One run per chunk of ``days_per_run`` days (default: the mapping config's ``sync.days_per_run``,
-    as a UI backfill): memory holds one chunk, not the range; with ``workers`` > 1, that many chunks
-    run at once as their own processes, so one chunk's extraction overlaps another's push (the
-    account's rate is shared between them)."""
+    """The range cut into runs: by volume (``sync.records_per_run`` documents each, ``cli.plan``)
+    unless ``days_per_run`` is given or that setting is null, then ``days_per_run`` days each (default:
+    the mapping config's ``sync.days_per_run``, as a UI backfill). Memory holds one run, not the
+    range; with ``workers`` > 1, that many runs go at once as their own processes, so one run's
+    extraction overlaps another's push (the account's rate is shared between them)."""
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}")
     if days_per_run is not None and days_per_run < 1:
         raise ConfigError(f"--days-per-run must be at least 1, got {days_per_run}")
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    parts = None
     if days_per_run is None:
-        days_per_run = load_mapping_config(mapping_config_path()).sync.days_per_run
-    parts = chunks(start, end, days_per_run)
+        sync = load_mapping_config(mapping_config_path()).sync
+        days_per_run = sync.days_per_run
+        if sync.records_per_run and end > start:
+            check_range(start, end)
+            parts = planned_by_volume(start, end, sync.records_per_run)
+    if parts is None:
+        parts = chunks(start, end, days_per_run)
     if len(parts) == 1:
         return _sync_one(start, end, dry_run)
     if workers <= 1:
@@ -244,7 +282,9 @@ def _sync_in_processes(parts: list[tuple[dt.date, dt.date]], dry_run: bool, work
     while pending or running:
         while pending and len(running) < workers:
             first, last = pending.pop(0)
-            command = [sys.executable, "-m", "ct_ometria.cli", "sync", "--start", first.isoformat(), "--end", last.isoformat()]
+            # The part is one run: the child neither re-cuts nor re-counts it.
+            command = [sys.executable, "-m", "ct_ometria.cli", "sync", "--start", first.isoformat(), "--end", last.isoformat(),
+                       "--days-per-run", str((last - first).days + 1)]  # fmt: skip
             # A file, not a pipe: a child's log can outgrow a pipe's buffer before it ends.
             output = tempfile.TemporaryFile("w+")
             process = subprocess.Popen(command + (["--dry-run"] if dry_run else []), stdout=output,

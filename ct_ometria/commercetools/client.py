@@ -23,6 +23,8 @@ from ct_ometria.settings import CommercetoolsSettings
 
 TRANSIENT_STATUSES = (429, 502, 503, 504)
 MAX_PAGE_SIZE = 500
+# commercetools answers a query that has a `where` with a `total` of at most this (an estimate).
+TOTAL_CAP = 10_000
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
@@ -167,3 +169,13 @@ class CommercetoolsClient:
         """Pages of ``resource`` whose ``lastModifiedAt`` falls in [start, end)."""
         where, variables = modified_window_predicate(start, end)
         return self.pages(resource, where=where, variables=variables, **kwargs)
+
+    def count_modified(self, resource: str, start: dt.datetime, end: dt.datetime) -> int | None:
+        """How many of ``resource`` were last modified in [start, end), by commercetools' ``total``
+        (one result read). With a ``where``, commercetools caps ``total`` at ``TOTAL_CAP`` and
+        estimates it: a count at the cap means "at least that many". None when no total came back."""
+        where, variables = modified_window_predicate(start, end)
+        params = [("limit", "1"), ("withTotal", "true"), ("where", where)]
+        params += [(f"var.{name}", value) for name, value in variables.items()]
+        total = self.get(f"/{resource}", params).get("total")
+        return total if isinstance(total, int) and total >= 0 else None

@@ -50,6 +50,18 @@ def test_window_is_half_open_on_last_modified_at(emulator):
         assert ids_in_window(client, at(2), at(3)) == ["inside", "last-ms", "start"]
 
 
+def test_a_window_is_counted_by_its_total_in_one_request(emulator):
+    at = lambda *args: dt.datetime(2024, 5, *args, tzinfo=UTC)  # noqa: E731
+    emulator.seed(customer=[customer_document(f"in-{i}", f"u{i}@example.com", at(2, i)) for i in range(12)]
+                  + [customer_document("before", "a@example.com", at(1, 23, 59, 59, 999000)),
+                     customer_document("end", "e@example.com", at(3))])  # fmt: skip
+    with client_for(emulator) as client:
+        assert client.count_modified("customers", at(2), at(3)) == 12
+        assert client.count_modified("customers", at(1), at(4)) == 14
+        assert client.count_modified("customers", at(4), at(5)) == 0
+        assert client.requests == 3
+
+
 def test_small_pages_stop_when_a_page_is_short(emulator):
     emulator.seed(customer=[customer_document(f"c-{i}", f"u{i}@example.com", DAY) for i in range(7)])
     with client_for(emulator) as client:

@@ -199,6 +199,27 @@ def test_a_range_can_run_as_chunks_of_days_two_at_a_time(emulator, sandbox, cli_
         assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)
 
 
+def test_a_range_is_cut_into_runs_by_its_documents(emulator, sandbox, cli_env, tmp_path):
+    # 40 customers a day for four days, then a quiet day; runs of at most 100 documents.
+    emulator.seed(customer=sample_customers(160, dt.date(2024, 5, 1), days=4))
+    config = tmp_path / "mapping.yaml"
+    config.write_text(yaml.safe_dump({"sync": {"records_per_run": 100}}))
+    cli_env["CT_OMETRIA_CONFIG"] = str(config)
+    done = ct_ometria(cli_env, "sync", "--start", "2024-05-01", "--end", "2024-05-05", "--workers", "2")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # Planned once, by the parent: each child runs its part as one run without counting again.
+    assert done.stderr.count("run(s) of at most 100 documents") == 1
+    assert "2 run(s) of at most 100 documents each (2..3 days; 160 documents counted" in done.stderr
+    assert len(sandbox.records("contact")) == 160
+    run_ids = re.findall(r"^run (\S+) succeeded", done.stdout, re.MULTILINE)
+    with DagsterInstance.from_config(cli_env["DAGSTER_HOME"]) as instance:
+        runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
+        ranges = sorted((r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+                        for r in runs)  # fmt: skip
+    # 40 + 40, then 40 + 40 + the quiet day: a third day would have made 120.
+    assert ranges == [("2024-05-01", "2024-05-02"), ("2024-05-03", "2024-05-05")]
+
+
 def test_an_unreachable_dagster_instance_is_a_clear_error_without_its_password(cli_env):
     env = {**cli_env, "CT_OMETRIA_DAGSTER_PG_URL": "postgresql://postgres:Instance-Pw-4417@127.0.0.1:1/test"}
     done = ct_ometria(env, "sync", "--start", "2024-05-01", "--end", "2024-05-01")
