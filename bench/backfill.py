@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def main() -> int:
                         help="sync only the store's last N days (one weekly run's peak memory at a store's volume)")
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--days-per-run", type=int, default=None,
-                        help="ct-ometria sync --days-per-run (default: the mapping config's sync.days_per_run, 7)")
+                        help="ct-ometria sync --days-per-run (default: runs sized by volume, sync.records_per_run)")
     parser.add_argument("--workers", type=int, default=1, help="ct-ometria sync --workers")
     parser.add_argument("--postgres", action="store_true", help="the PostgreSQL instance and ledger (needed for --workers > 1)")
     parser.add_argument("--ometria-pool", type=int, default=None,
@@ -60,7 +61,8 @@ def main() -> int:
     push_seconds = (dt.datetime.fromisoformat(final[:-1]) - dt.datetime.fromisoformat(first[:-1])).total_seconds()
     figures = {
         "orders": args.orders, "customers": store.counts["customer"], "products": store.counts["product"],
-        "days": args.days, "last_days": args.last_days, "days_per_run": args.days_per_run, "workers": args.workers, "postgres": args.postgres, "ometria_pool": args.ometria_pool, "latency_ms": args.latency_ms, "records_sent": records, "push_requests": len(requests),
+        "days": args.days, "last_days": args.last_days, "days_per_run": args.days_per_run,
+        "runs": len(re.findall(r"^run \S+ succeeded", run.output, re.MULTILINE)), "workers": args.workers, "postgres": args.postgres, "ometria_pool": args.ometria_pool, "latency_ms": args.latency_ms, "records_sent": records, "push_requests": len(requests),
         "records_per_request": round(records / len(requests), 1), "wall_seconds": round(run.seconds, 1),
         "end_to_end_records_per_second": round(records / run.seconds, 1),
         "end_to_end_share_of_ceiling": round(records / run.seconds / CEILING, 3),
