@@ -171,3 +171,31 @@ def test_partial_record_for_unknown_id_must_be_complete(client) -> None:
     paths = sorted(e["error_path"] for e in client.get("/v2/push/_errors").json())
     assert paths == ["root > currency", "root > grand_total", "root > timestamp"]
     assert client.get("/v2/orders/never-seen").status_code == 404
+
+
+class _CountingLock:
+    """The account's lock, counting how often it is taken."""
+
+    def __init__(self, lock: Any) -> None:
+        self._lock, self.taken = lock, 0
+
+    def __enter__(self) -> Any:
+        self._lock.acquire()
+        self.taken += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def test_processing_the_queue_lets_go_of_the_account_between_records(valid) -> None:
+    # Arriving pushes take the account's lock on the server's event loop before they are counted
+    # against the rate; holding it across a whole queue delayed and bunched their arrival stamps.
+    from ct_ometria.ometria.sandbox import SandboxConfig
+    from ct_ometria.ometria.sandbox.store import Account
+
+    account = Account(SandboxConfig(api_keys=["k"], process_mode="manual"))
+    account.enqueue([valid("contact", id=f"contact-{i}", email=f"c{i}@example.com") for i in range(5)], "req-1")
+    account.lock = _CountingLock(account.lock)
+    assert account.process() == {"processed": 5, "stored": 5, "failed": 0}
+    assert account.lock.taken == 6  # once per record, and once to find the queue empty

@@ -98,10 +98,17 @@ class Account:
         return rejected
 
     def process(self) -> dict[str, int]:
-        """Validate and apply everything queued, in arrival order."""
+        """Validate and apply everything queued, in arrival order, one record per hold of the lock.
+
+        Not the whole queue in one hold: the push handler takes this lock on the event loop before
+        it counts a request against the rate, so while a queue of hundreds of records was processed,
+        every arriving push waited, then all were counted at once, a burst the sender never sent
+        (429s for a client that kept to the rate)."""
         stored = failed = 0
-        with self.lock:
-            while self.queue:
+        while True:
+            with self.lock:
+                if not self.queue:
+                    break
                 item = self.queue.popleft()
                 errors = self.validate(item.record)
                 if not errors and self._chaos("async_error_rate"):
