@@ -1,0 +1,35 @@
+"""A run waiting for a pool slot sleeps until its next claim, instead of spinning on a core.
+
+Dagster 1.13's in-process plan loop sleeps ``sleep_interval()`` when no step can start, and for a
+step waiting on a pool slot that is ``InstanceConcurrencyContext.interval_to_next_pending_claim_check``,
+which returns ``min([0, *remaining])``: never above zero. So every run blocked on the ``ometria`` pool
+(a third CLI run, or two with one slot) spun a full core until its slot came, while the claim itself
+is retried only when its back-off has passed (1 s, growing to 15 s). On two cores that spin cost the
+sync 1.8x to 3x its CPU (``BENCHMARKS.md``). The fix below returns the time to the earliest retry,
+as the method's own name says; the loop then sleeps until the claim is retried, which is when it
+could have started anyway. Only the in-process loop calls it (``ct-ometria sync``, in-process runs);
+the multiprocess executor has its own loop.
+
+Written here, not upstream's, because no released Dagster has it yet; ``test_pool_wait`` fails once
+Dagster's own method stops returning zero for a future retry, and then this module can go.
+"""
+
+from __future__ import annotations
+
+import time
+
+from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
+
+_UPSTREAM = InstanceConcurrencyContext.interval_to_next_pending_claim_check
+
+
+def interval_to_next_pending_claim_check(self: InstanceConcurrencyContext) -> float:
+    """Seconds until the earliest pending claim is retried (0 when one is due or none is pending)."""
+    timeouts = [self._pending_timeouts[key] for key in self._pending_claims if key in self._pending_timeouts]
+    if not timeouts:
+        return 0.0
+    return max(0.0, min(timeouts) - time.time())
+
+
+def install() -> None:
+    InstanceConcurrencyContext.interval_to_next_pending_claim_check = interval_to_next_pending_claim_check
