@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import time
 
 import httpx
 
@@ -76,3 +77,27 @@ def listening_addresses(pid: int) -> list[str]:
                 hex_ip = local.split(":")[0]
                 addresses.append(".".join(str(int(hex_ip[i : i + 2], 16)) for i in (6, 4, 2, 0)))
     return addresses
+
+
+def test_a_sandbox_process_keeps_the_collector_off_what_it_has_stored() -> None:
+    # Full collections walked every stored record, pausing the server (0.56 s at a million orders):
+    # pushes arriving meanwhile were then counted as one burst and answered 429.
+    import gc
+    import threading
+
+    from ct_ometria.ometria.sandbox.server import keep_collector_on_new_objects
+
+    stored = [{"id": f"r-{i}", "lines": [{"n": i}]} for i in range(10_000)]
+    stop = threading.Event()
+    before = gc.get_freeze_count()
+    thread = keep_collector_on_new_objects(0.05, stop)
+    try:
+        deadline = time.monotonic() + 5
+        while gc.get_freeze_count() < before + len(stored) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gc.get_freeze_count() >= before + len(stored)
+    finally:
+        stop.set()
+        thread.join(5)
+        gc.unfreeze()
+    assert not thread.is_alive()
