@@ -62,7 +62,9 @@ def main() -> int:
     figures = {
         "orders": args.orders, "customers": store.counts["customer"], "products": store.counts["product"],
         "days": args.days, "last_days": args.last_days, "days_per_run": args.days_per_run,
-        "runs": len(re.findall(r"^run \S+ succeeded", run.output, re.MULTILINE)), "workers": args.workers, "postgres": args.postgres, "ometria_pool": args.ometria_pool, "latency_ms": args.latency_ms, "records_sent": records, "push_requests": len(requests),
+        "runs": len(re.findall(r"^run \S+ (?:succeeded|FAILED)", run.output, re.MULTILINE)), "workers": args.workers,
+        "postgres": args.postgres, "ometria_pool": args.ometria_pool, "latency_ms": args.latency_ms,
+        "records_sent": records, "push_requests": len(requests),
         "records_per_request": round(records / len(requests), 1), "wall_seconds": round(run.seconds, 1),
         "end_to_end_records_per_second": round(records / run.seconds, 1),
         "end_to_end_share_of_ceiling": round(records / run.seconds / CEILING, 3),

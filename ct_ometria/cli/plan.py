@@ -9,7 +9,9 @@ it runs alone.
 
 The counts come from commercetools' ``total`` (one result read per query). With a ``where`` it is an
 estimate capped at 10,000, so a range whose count reaches the cap is halved until every part is
-below it (or is one day); a year of a million orders takes a few hundred count queries.
+below it (or is one day); a year of a million orders takes about 900 count queries (three
+resources per part), an empty decade a handful: a part known to hold nothing is split without
+asking, and a range over ``MAX_DAYS`` is cut at that many days, not halved.
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ def plan_runs(first: dt.date, last: dt.date, count: Count, budget: int,
         return Run(start, end, sum(counts), capped=any(n >= TOTAL_CAP for n in counts))
 
     def halves(part: Run) -> tuple[Run, Run] | None:
-        middle = part.first + dt.timedelta(days=part.days // 2 - 1)
+        # A year at most in the first part, so a long range is cut at run lengths, not halved.
+        middle = part.first + dt.timedelta(days=min(part.days // 2, MAX_DAYS) - 1)
+        if not part.capped and part.documents == 0:
+            return Run(part.first, middle, 0), Run(middle + DAY, part.last, 0)
         head = counted(part.first, middle)
         if head is None:
             return None

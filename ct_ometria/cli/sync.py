@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ct_ometria.config import load_mapping_config
-from ct_ometria.errors import ConfigError, CtOmetriaError, UpstreamUnavailable
+from ct_ometria.errors import ConfigError, CtOmetriaError, UpstreamError, UpstreamUnavailable
 from ct_ometria.settings import commercetools_from_env, http_timeout, mapping_config_path, ometria_from_env
 
 EXTRACTED = ("read", "valid", "invalid", "commercetools_requests", "commercetools_retries")
@@ -225,10 +225,12 @@ def planned_by_volume(start: dt.date, end: dt.date, budget: int) -> list[tuple[d
     from ct_ometria.defs.resources import client_timeout
 
     began = time.monotonic()
+    print(f"counting what {start} .. {end} holds in commercetools, to cut it into runs", file=sys.stderr)
     with CommercetoolsClient(commercetools_from_env(), timeout=client_timeout(http_timeout())) as client:
         try:
             runs = plan_runs(start, end, client_count(client), budget)
-        except UpstreamUnavailable as error:
+        except (UpstreamError, UpstreamUnavailable) as error:
+            # Sizing is an optimisation: the runs themselves meet (and report) what stopped it.
             print(f"could not count what to sync ({error}): runs of sync.days_per_run days", file=sys.stderr)
             return None
         queries = client.requests
@@ -236,8 +238,10 @@ def planned_by_volume(start: dt.date, end: dt.date, budget: int) -> list[tuple[d
         print("commercetools gave no counts to size runs by: runs of sync.days_per_run days", file=sys.stderr)
         return None
     days = sorted(run.days for run in runs)
+    # A day at commercetools' cap holds at least what was counted.
+    at_least = "at least " if any(run.capped for run in runs) else ""
     print(f"{len(runs)} run(s) of at most {budget} documents each ({days[0]}..{days[-1]} days; "
-          f"{sum(run.documents for run in runs)} documents counted in {queries} queries, "
+          f"{at_least}{sum(run.documents for run in runs)} documents counted in {queries} queries, "
           f"{time.monotonic() - began:.1f}s)", file=sys.stderr)
     return [(run.first, run.last) for run in runs]
 
@@ -261,6 +265,7 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
         days_per_run = sync.days_per_run
         if sync.records_per_run and end > start:
             check_range(start, end)
+            check_settings()  # a missing variable is named before the counting, not after it
             parts = planned_by_volume(start, end, sync.records_per_run)
     if parts is None:
         parts = chunks(start, end, days_per_run)

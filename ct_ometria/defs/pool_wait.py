@@ -25,10 +25,11 @@ _UPSTREAM = InstanceConcurrencyContext.interval_to_next_pending_claim_check
 
 def interval_to_next_pending_claim_check(self: InstanceConcurrencyContext) -> float:
     """Seconds until the earliest pending claim is retried (0 when one is due or none is pending)."""
-    timeouts = [self._pending_timeouts[key] for key in self._pending_claims if key in self._pending_timeouts]
-    if not timeouts:
+    if not self._pending_claims:
         return 0.0
-    return max(0.0, min(timeouts) - time.time())
+    # A pending claim without a timeout (its last claim raised) is due now, as upstream treats it.
+    earliest = min(self._pending_timeouts.get(key, 0.0) for key in self._pending_claims)
+    return max(0.0, earliest - time.time())
 
 
 def install() -> None:

@@ -207,8 +207,10 @@ def test_a_range_is_cut_into_runs_by_its_documents(emulator, sandbox, cli_env, t
     cli_env["CT_OMETRIA_CONFIG"] = str(config)
     done = ct_ometria(cli_env, "sync", "--start", "2024-05-01", "--end", "2024-05-05", "--workers", "2")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    # Planned once, by the parent: each child runs its part as one run without counting again.
-    assert done.stderr.count("run(s) of at most 100 documents") == 1
+    # Planned once, by the parent: each child runs its part as one run without counting again (a
+    # child's own output, stderr included, reaches the parent's stdout).
+    assert (done.stdout + done.stderr).count("run(s) of at most 100 documents") == 1
+    assert "counting what 2024-05-01 .. 2024-05-05 holds" in done.stderr
     assert "2 run(s) of at most 100 documents each (2..3 days; 160 documents counted" in done.stderr
     assert len(sandbox.records("contact")) == 160
     run_ids = re.findall(r"^run (\S+) succeeded", done.stdout, re.MULTILINE)

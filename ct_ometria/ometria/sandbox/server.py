@@ -48,13 +48,17 @@ def keep_collector_on_new_objects(interval: float = 1.0, stop: threading.Event |
     server meanwhile: 0.56 s at a million orders. Pushes arriving in such a pause were counted
     together once it ended, a burst no client sent, and answered 429 (bench/backfill.py at a million
     orders). Frozen, the stored records are left to reference counting, which frees every one a newer
-    version replaces; collections then walk only what the last interval made. For a process that
-    serves the sandbox alone (``ct-ometria sandbox``), not for one that embeds it."""
+    version replaces; collections then walk only what the last interval made. The young generations
+    are collected just before each freeze, so a cycle that is already garbage is not kept; one that
+    becomes garbage after its freeze (a closed keep-alive connection, say) is, a slow growth fine for
+    a test and benchmark server. For a process that serves the sandbox alone (``ct-ometria
+    sandbox``), not for one that embeds it."""
 
     stop = stop or threading.Event()
 
     def freeze() -> None:
         while not stop.wait(interval):
+            gc.collect(1)
             gc.freeze()
 
     thread = threading.Thread(target=freeze, name="sandbox gc freeze", daemon=True)
