@@ -28,6 +28,7 @@ from starlette.routing import Route
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.store import Store, parse  # noqa: E402
+from ct_ometria.commercetools.client import TOTAL_CAP  # noqa: E402
 from ct_ometria.ometria.sandbox.server import serve_app  # noqa: E402
 
 KINDS = {"customers": "customer", "orders": "order", "products": "product", "categories": "category"}
@@ -104,7 +105,7 @@ def create_app(store: Store, project_key: str = "bench") -> Starlette:
             # As commercetools: with a `where`, the total is capped at 10,000.
             matching = _after(indexes, last)
             total = len(matching) if isinstance(matching, range) else sum(1 for _ in matching)
-            answer["total"] = min(total, 10_000) if params.getlist("where") else total
+            answer["total"] = min(total, TOTAL_CAP) if params.getlist("where") else total
         body = json.dumps(answer, separators=(",", ":"))
         return Response(body, media_type="application/json")
 

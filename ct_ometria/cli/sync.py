@@ -259,13 +259,13 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
         raise ConfigError(f"--days-per-run must be at least 1, got {days_per_run}")
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    check_settings()  # once, before counting or any run: a missing variable is named first
     parts = None
     if days_per_run is None:
         sync = load_mapping_config(mapping_config_path()).sync
         days_per_run = sync.days_per_run
         if sync.records_per_run and end > start:
             check_range(start, end)
-            check_settings()  # a missing variable is named before the counting, not after it
             parts = planned_by_volume(start, end, sync.records_per_run)
     if parts is None:
         parts = chunks(start, end, days_per_run)
@@ -281,7 +281,6 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
 
 
 def _sync_in_processes(parts: list[tuple[dt.date, dt.date]], dry_run: bool, workers: int) -> list[tuple[dt.date, dt.date]]:
-    check_settings()
     ensure_dagster_home()
     pending, running, failed = list(parts), [], []
     while pending or running:
@@ -310,7 +309,6 @@ def _sync_in_processes(parts: list[tuple[dt.date, dt.date]], dry_run: bool, work
 
 
 def _sync_one(start: dt.date, end: dt.date, dry_run: bool = False) -> int:
-    check_settings()
     home = ensure_dagster_home()
     outcome = run_sync(start, end, dry_run)
     print_summary(outcome, start, end, home)

@@ -29,9 +29,9 @@ def day_total(day: dict[str, int]) -> int:
     return sum(day.get(resource, 0) for resource in COUNTED)
 
 
-def check_plan(per_day: list[dict[str, int]], budget: int) -> list:
+def check_plan(per_day: list[dict[str, int]], budget: int, queries: list | None = None) -> list:
     last = FIRST + dt.timedelta(days=len(per_day) - 1)
-    runs = plan_runs(FIRST, last, counter(per_day), budget)
+    runs = plan_runs(FIRST, last, counter(per_day, queries), budget)
     # Consecutive whole days covering the range once.
     assert runs[0].first == FIRST and runs[-1].last == last
     assert all(b.first == a.last + dt.timedelta(days=1) for a, b in pairwise(runs))
@@ -86,14 +86,12 @@ def test_no_count_means_no_plan():
 
 def test_a_year_of_a_million_orders_is_planned_in_about_nine_hundred_queries():
     queries: list = []
-    busy = [{"orders": 2740, "customers": 550, "products": 14}] * 366
-    plan_runs(FIRST, FIRST + dt.timedelta(days=365), counter(busy, queries), 25_000)
+    check_plan([{"orders": 2740, "customers": 550, "products": 14}] * 366, 25_000, queries)
     assert len(queries) <= 930
 
 
 def test_an_empty_decade_is_planned_in_a_handful_of_queries():
     queries: list = []
-    runs = check_plan([{}] * 3653, 25_000)
-    plan_runs(FIRST, FIRST + dt.timedelta(days=3652), counter([{}] * 3653, queries), 25_000)
+    runs = check_plan([{}] * 3653, 25_000, queries)
     assert [r.days for r in runs] == [366] * 9 + [359]
     assert len(queries) == 3  # one count per resource, for the whole decade
