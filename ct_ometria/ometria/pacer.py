@@ -49,14 +49,21 @@ class Pacer:
         return self._slowdown
 
     def acquire(self) -> None:
-        """Block until the next request may start."""
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next)
-            self._next = start + self.interval * self._slowdown
-        if start > now:
-            self.waited += start - now
-            self._sleep(start - now)
+        """Block until the next request may start: at least one spacing after the last one started.
+
+        The spacing runs from the moment a request is really let go, not from the moment it was due: a
+        thread that wakes late (its process paused for a garbage collection, or another thread held the
+        interpreter) would otherwise start closer to the next request than the spacing, and enough such
+        starts put nine requests into Ometria's one-second window."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                if now >= self._next:
+                    self._next = now + self.interval * self._slowdown
+                    break
+                wait = self._next - now
+            self.waited += wait
+            self._sleep(wait)
         if self.shared is not None:
             before = self._clock()
             self.shared.acquire()

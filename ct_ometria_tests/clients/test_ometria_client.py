@@ -153,6 +153,25 @@ def test_pacer_spaces_requests_evenly():
     assert max(sum(1 for t in starts if s <= t < s + 1) for s in starts) == 8
 
 
+def test_pacer_spaces_requests_from_when_they_really_start():
+    # The second request's thread wakes 100 ms late (a collection paused its process): the third still
+    # starts a whole spacing after the second really started, not after the moment it was due.
+    now = [0.0]
+    late = [0.1]  # the first sleep is the second request's
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds + (late.pop(0) if late else 0.0)
+
+    pacer = Pacer(8, clock=lambda: now[0], sleep=sleep)
+    starts = []
+    for _ in range(5):
+        pacer.acquire()
+        starts.append(now[0])
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert gaps[0] == pytest.approx(1.03 / 8 + 0.1)
+    assert min(gaps) >= 1.03 / 8 - 1e-9
+
+
 def test_pacer_defer_holds_requests_back():
     now = [10.0]
     pacer = Pacer(8, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))

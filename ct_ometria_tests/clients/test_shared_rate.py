@@ -112,3 +112,47 @@ def test_the_gate_survives_its_database_connections_being_dropped():
         gate.close()
         with engine.begin() as connection:
             connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+
+def test_a_slot_whose_thread_resumes_late_is_not_used(shared_url, monkeypatch):
+    # Every fourth wait in the bucket ends 150 ms late, as when a garbage collection pauses the process
+    # while its thread sleeps towards its slot. The request would leave 150 ms after its stamp, beside
+    # requests stamped after it; the gate takes a fresh slot instead, so what really goes is never
+    # more than 8 in any second.
+    import threading
+    import time
+
+    import pyrate_limiter.limiter as limiter_module
+
+    from ct_ometria.ometria.shared_rate import shared_rate
+
+    calls = [0]
+    real_sleep = limiter_module.sleep
+
+    def sleep(seconds: float) -> None:
+        calls[0] += 1
+        real_sleep(seconds + (0.15 if calls[0] % 4 == 0 else 0.0))
+
+    monkeypatch.setattr(limiter_module, "sleep", sleep)
+    gate = shared_rate(shared_url, 8, schema=SCHEMA)
+    went: list[float] = []
+    lock = threading.Lock()
+
+    def push() -> None:
+        for _ in range(12):
+            gate.acquire()
+            with lock:
+                went.append(time.monotonic())
+
+    try:
+        threads = [threading.Thread(target=push) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gate.close()
+    went.sort()
+    assert len(went) == 36
+    assert gate.late > 0
+    assert max(sum(1 for t in went if s <= t < s + 1.0) for s in went) <= 8
