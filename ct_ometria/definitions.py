@@ -5,6 +5,8 @@ Secrets are ``EnvVar``s: Dagster reads them when a run starts and shows only the
 
 from __future__ import annotations
 
+import gc
+
 from dagster import Definitions, EnvVar
 
 from ct_ometria.defs.commercetools import ct_categories, ct_consents, ct_customers, ct_orders, ct_products
@@ -84,3 +86,9 @@ defs = Definitions(
     sensors=EVENT_SENSORS,
     resources=build_resources(),
 )
+
+# What loading the code location built (Dagster, pandas, pandera, pydantic and these definitions: some
+# 220,000 objects) lives as long as the process. Left to the collector, each of its full collections walks
+# all of it again: 0.3-0.4 s during which a run's push threads stand still, several times a run. Frozen,
+# a full collection walks only what the process made since.
+gc.freeze()

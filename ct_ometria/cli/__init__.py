@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 
 from ct_ometria.errors import ConfigError, CtOmetriaError
 
@@ -65,29 +66,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    return guarded(lambda: _command(args))
+
+
+def guarded(command: Callable[[], int]) -> int:
+    """``command``'s exit status; a configuration or API error it raises is one line on stderr, not a traceback."""
     try:
-        if args.command == "sync":
-            from ct_ometria.cli.sync import sync_command
-
-            return sync_command(args.start, args.end, args.dry_run, args.days_per_run, args.workers)
-        if args.command == "dead-letters":
-            from ct_ometria.cli.dead_letters import list_command, replay_command
-
-            if args.letters_command == "list":
-                return list_command(args.record_type, args.include_resolved)
-            return replay_command(args.record_type, args.record_ids, args.all)
-        if args.command == "sandbox":
-            from ct_ometria.cli.sandbox import sandbox_command
-
-            return sandbox_command(args.host, args.port, args.api_key_env, args.latency_ms)
-        if args.command == "collector":
-            from ct_ometria.cli.collector import collector_command
-
-            return collector_command(args.host, args.port)
-        if args.command == "demo":
-            from ct_ometria.cli.demo import demo_command
-
-            return demo_command(customers=args.customers, days=args.days, headless=args.headless, port=args.port)
+        return command()
     except ConfigError as error:
         print(f"ct-ometria: configuration error: {error}", file=sys.stderr)
         return 2
@@ -96,6 +81,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "sync":
+        from ct_ometria.cli.sync import sync_command
+
+        return sync_command(args.start, args.end, args.dry_run, args.days_per_run, args.workers)
+    if args.command == "dead-letters":
+        from ct_ometria.cli.dead_letters import list_command, replay_command
+
+        if args.letters_command == "list":
+            return list_command(args.record_type, args.include_resolved)
+        return replay_command(args.record_type, args.record_ids, args.all)
+    if args.command == "sandbox":
+        from ct_ometria.cli.sandbox import sandbox_command
+
+        return sandbox_command(args.host, args.port, args.api_key_env, args.latency_ms)
+    if args.command == "collector":
+        from ct_ometria.cli.collector import collector_command
+
+        return collector_command(args.host, args.port)
+    if args.command == "demo":
+        from ct_ometria.cli.demo import demo_command
+
+        return demo_command(customers=args.customers, days=args.days, headless=args.headless, port=args.port)
     return 2
 
 

@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ct_ometria.config import load_mapping_config
 from ct_ometria.errors import ConfigError, CtOmetriaError, UpstreamError, UpstreamUnavailable
@@ -280,32 +281,79 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
     return 1 if failed else 0
 
 
+@dataclass
+class _Child:
+    """A ``ct_ometria.cli.part`` process: it loads the code location first, then runs the part it is given."""
+
+    process: subprocess.Popen
+    output: Any  # its stdout and stderr: a file, not a pipe (a child's log can outgrow a pipe's buffer)
+    part: tuple[dt.date, dt.date] | None = None
+
+    @classmethod
+    def start(cls) -> _Child:
+        output = tempfile.TemporaryFile("w+")
+        process = subprocess.Popen([sys.executable, "-m", "ct_ometria.cli.part"], stdin=subprocess.PIPE,
+                                   stdout=output, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        return cls(process, output)
+
+    def give(self, part: tuple[dt.date, dt.date], dry_run: bool) -> None:
+        self.part = part
+        try:
+            self.process.stdin.write(f"{part[0]} {part[1]}{' dry-run' if dry_run else ''}\n")
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass  # it died while starting: its output says why, and its exit status fails the part
+
+    def dismiss(self) -> None:
+        """Ends a child that was never given a part."""
+        self.process.stdin.close()
+        self.process.wait()
+        self.output.close()
+
+
 def _sync_in_processes(parts: list[tuple[dt.date, dt.date]], dry_run: bool, workers: int) -> list[tuple[dt.date, dt.date]]:
+    """Each part is one run in a process of its own, ``workers`` at a time. One more process is always
+    starting: Python, Dagster and the code location take seconds to load, during which no run of the
+    range would push; a part goes to a process that has loaded already."""
     ensure_dagster_home()
     pending, running, failed = list(parts), [], []
-    while pending or running:
-        while pending and len(running) < workers:
-            first, last = pending.pop(0)
-            # The part is one run: the child neither re-cuts nor re-counts it.
-            command = [sys.executable, "-m", "ct_ometria.cli", "sync", "--start", first.isoformat(), "--end", last.isoformat(),
-                       "--days-per-run", str((last - first).days + 1)]  # fmt: skip
-            # A file, not a pipe: a child's log can outgrow a pipe's buffer before it ends.
-            output = tempfile.TemporaryFile("w+")
-            process = subprocess.Popen(command + (["--dry-run"] if dry_run else []), stdout=output,
-                                       stderr=subprocess.STDOUT, text=True)  # fmt: skip
-            running.append(((first, last), process, output))
-        for entry in list(running):
-            part, process, output = entry
-            if process.poll() is None:
-                continue
-            running.remove(entry)
-            output.seek(0)
-            print(output.read(), end="")
-            output.close()
-            if process.returncode != 0:
-                failed.append(part)
-        time.sleep(0.2)
+    spare: _Child | None = None
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                child, spare = spare or _Child.start(), None
+                child.give(pending.pop(0), dry_run)
+                running.append(child)
+            if pending and spare is None:
+                spare = _Child.start()
+            for child in list(running):
+                if child.process.poll() is None:
+                    continue
+                running.remove(child)
+                child.output.seek(0)
+                print(child.output.read(), end="")
+                child.output.close()
+                if child.process.returncode != 0:
+                    failed.append(child.part)
+            time.sleep(0.2)
+    finally:
+        if spare is not None:
+            spare.dismiss()
     return failed
+
+
+def part_from_parent() -> int:
+    """The child side of ``_sync_in_processes``: load what every run needs, then run the one part the
+    parent writes on stdin (``START END``, then ``dry-run`` for a dry run). Nothing written: the range
+    was done before this process was needed, and it ends."""
+    quiet_dagster()
+    import ct_ometria.definitions  # noqa: F401  the slow part of a start, done before the part is known
+
+    words = sys.stdin.readline().split()
+    if not words:
+        return 0
+    start, end = dt.date.fromisoformat(words[0]), dt.date.fromisoformat(words[1])
+    return _sync_one(start, end, dry_run="dry-run" in words[2:])
 
 
 def _sync_one(start: dt.date, end: dt.date, dry_run: bool = False) -> int:

@@ -190,6 +190,9 @@ def test_a_range_can_run_as_chunks_of_days_two_at_a_time(emulator, sandbox, cli_
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert done.stdout.count("succeeded") == 3
     assert len(sandbox.records("contact")) == 90
+    # Three parts, two at a time: the third went to a process that was loading while the first two ran;
+    # none of the processes outlives the command.
+    assert not [cmd for cmd in _command_lines() if "ct_ometria.cli.part" in cmd]
     assert sandbox.get("stats")["throttled"] == 0
     run_ids = re.findall(r"^run (\S+) succeeded", done.stdout, re.MULTILINE)
     with DagsterInstance.from_config(cli_env["DAGSTER_HOME"]) as instance:
@@ -228,3 +231,13 @@ def test_an_unreachable_dagster_instance_is_a_clear_error_without_its_password(c
     assert done.returncode == 2, done.stderr[-3000:]
     assert "the Dagster instance's storage" in done.stderr and "Traceback" not in done.stderr
     assert "Instance-Pw-4417" not in done.stdout + done.stderr
+
+
+def _command_lines() -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, NotADirectoryError):
+            continue
+    return found

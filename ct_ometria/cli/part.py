@@ -1,0 +1,8 @@
+"""A child process of ``ct-ometria sync --workers``: see ``ct_ometria.cli.sync.part_from_parent``."""
+
+import sys
+
+from ct_ometria.cli import guarded
+from ct_ometria.cli.sync import part_from_parent
+
+sys.exit(guarded(part_from_parent))
