@@ -2,7 +2,8 @@
 
 import sys
 
-from ct_ometria.cli import guarded
-from ct_ometria.cli.sync import part_from_parent
+if __name__ == "__main__":
+    from ct_ometria.cli import guarded
+    from ct_ometria.cli.sync import part_from_parent
 
-sys.exit(guarded(part_from_parent))
+    sys.exit(guarded(part_from_parent))

@@ -12,19 +12,18 @@ than the stamped spacing (117 ms apart with a 130 ms rate). Eight requests in an
 jitter; measured with two backfills and the event path on two cores (``bench/one_account.py``):
 zero 429.
 
-A slot is taken for the moment the bucket planned, and the request goes when its thread wakes. When
-the process pauses in between (a full garbage collection of a run's process took 0.3–0.4 s; a thread
-holding the interpreter does the same), the request leaves later than its stamp, next to requests
-stamped after it: nine in Ometria's second, and a 429. So once admitted, the gate reads the bucket's
-clock again; a slot more than ``LATE_MS`` old is given up (it stays counted, it just goes unused) and
-another is taken, for now.
+pyrate-limiter plans a blocked request's slot for the moment its wait should end, and stamps it with
+that moment after the thread wakes (``item.timestamp += sleep_ms``). When the process pauses in
+between (a full garbage collection of a run's process took 0.3-0.4 s; a thread holding the
+interpreter does the same), the request leaves later than its stamp, next to requests stamped after
+it: nine in Ometria's second, and a 429. So the buckets here stamp an item with the bucket's clock
+when it is put, never earlier: the bucket decides on the moment the request really asks.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from threading import Thread
 from typing import Any
@@ -39,32 +38,21 @@ from ct_ometria.errors import ConfigError
 SAFETY_MARGIN = 0.10
 # A blocked acquire sleeps the remaining delay plus this much; small, or spacing grows with it.
 BUFFER_MS = 1
-# An admission older than this when its thread resumes is not used (half the window's margin: a request
-# that leaves within it of its stamp cannot make nine in any one second).
-LATE_MS = 1000 * SAFETY_MARGIN / 2
-# Late slots given up in a row before the request goes anyway (a process pausing that often is overloaded;
-# Ometria's 429 and its retry still keep the records).
-RETAKES = 3
-
-_admitted = threading.local()
 
 
-class _RemembersAdmissions:
-    """Keeps, per thread, the stamp of the last item the bucket admitted (pyrate-limiter's blocking acquire
-    returns only True; the stamp is the moment the slot was planned for)."""
+class _StampsWhenPut:
+    """Stamps an item when the bucket is asked, not at the moment pyrate-limiter planned for it (above)."""
 
     def put(self, item):  # noqa: ANN001, ANN201
-        admitted = super().put(item)
-        if admitted is True:
-            _admitted.stamp = item.timestamp
-        return admitted
+        item.timestamp = max(item.timestamp, self.now())
+        return super().put(item)
 
 
-class _PostgresBucket(_RemembersAdmissions, PostgresBucket):
+class _PostgresBucket(_StampsWhenPut, PostgresBucket):
     pass
 
 
-class _SQLiteBucket(_RemembersAdmissions, SQLiteBucket):
+class _SQLiteBucket(_StampsWhenPut, SQLiteBucket):
     pass
 
 
@@ -88,19 +76,8 @@ class SharedRate:
         self._limiter = limiter
         self.name = name
         self._closer = closer
-        self._bucket = limiter.bucket_factory.get_buckets()[0]
-        self.late = 0  # admissions given up because their thread resumed too late to use them
 
     def acquire(self) -> None:
-        """Block until a slot is taken that is at most ``LATE_MS`` old."""
-        for _ in range(RETAKES):
-            self._take()
-            if self._bucket.now() - _admitted.stamp <= LATE_MS:
-                return
-            self.late += 1
-        self._take()
-
-    def _take(self) -> None:
         # A lost database connection (a restart, a failover, a dropped idle connection) costs a few
         # tries on fresh connections, not the run; a database that stays away still fails it.
         for attempt in tenacity.Retrying(retry=tenacity.retry_if_exception(_connection_lost),

@@ -114,11 +114,11 @@ def test_the_gate_survives_its_database_connections_being_dropped():
             connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
 
-def test_a_slot_whose_thread_resumes_late_is_not_used(shared_url, monkeypatch):
+def test_a_request_whose_thread_resumes_late_is_stamped_when_it_really_asks(shared_url, monkeypatch):
     # Every fourth wait in the bucket ends 150 ms late, as when a garbage collection pauses the process
-    # while its thread sleeps towards its slot. The request would leave 150 ms after its stamp, beside
-    # requests stamped after it; the gate takes a fresh slot instead, so what really goes is never
-    # more than 8 in any second.
+    # while its thread sleeps towards its slot. pyrate-limiter would stamp the request with the moment
+    # it planned, 150 ms before it really goes, beside requests stamped after it; stamped when it asks,
+    # what really goes is never more than 8 in any second.
     import threading
     import time
 
@@ -154,5 +154,5 @@ def test_a_slot_whose_thread_resumes_late_is_not_used(shared_url, monkeypatch):
         gate.close()
     went.sort()
     assert len(went) == 36
-    assert gate.late > 0
+    assert calls[0] >= 4  # some waits did end late
     assert max(sum(1 for t in went if s <= t < s + 1.0) for s in went) <= 8
