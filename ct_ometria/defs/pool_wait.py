@@ -10,6 +10,12 @@ as the method's own name says; the loop then sleeps until the claim is retried, 
 could have started anyway. Only the in-process loop calls it (``ct-ometria sync``, in-process runs);
 the multiprocess executor has its own loop.
 
+The claim itself is retried after Dagster's back-off, 1 s growing by 10% a try to 15 s: a run that
+waited a minute for the push slot asked again only every 6-15 s, and a freed slot stayed unused that
+long, a gap in the account's push every time one run handed the slot to the next. Runs here wait for
+a slot another run frees within seconds, so a blocked claim is retried at least every
+``CLAIM_RETRY_SECONDS`` (a few queries of the instance database each).
+
 Written here, not upstream's, because no released Dagster has it yet; ``test_pool_wait`` fails once
 Dagster's own method stops returning zero for a future retry, and then this module can go.
 """
@@ -18,9 +24,12 @@ from __future__ import annotations
 
 import time
 
+from dagster._core.execution.plan import instance_concurrency_context
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 
 _UPSTREAM = InstanceConcurrencyContext.interval_to_next_pending_claim_check
+_UPSTREAM_RETRY = instance_concurrency_context._calculate_timeout_interval
+CLAIM_RETRY_SECONDS = 1.0
 
 
 def interval_to_next_pending_claim_check(self: InstanceConcurrencyContext) -> float:
@@ -32,5 +41,11 @@ def interval_to_next_pending_claim_check(self: InstanceConcurrencyContext) -> fl
     return max(0.0, earliest - time.time())
 
 
+def claim_retry_interval(sleep_interval: float | None, pending_claim_count: int) -> float:
+    """Dagster's wait before a blocked claim is tried again, at most ``CLAIM_RETRY_SECONDS``."""
+    return min(CLAIM_RETRY_SECONDS, _UPSTREAM_RETRY(sleep_interval, pending_claim_count))
+
+
 def install() -> None:
     InstanceConcurrencyContext.interval_to_next_pending_claim_check = interval_to_next_pending_claim_check
+    instance_concurrency_context._calculate_timeout_interval = claim_retry_interval

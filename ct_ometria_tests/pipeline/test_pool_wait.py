@@ -77,3 +77,13 @@ def test_dagster_still_answers_zero_for_a_claim_retried_later():
     assert pool_wait.interval_to_next_pending_claim_check(state) == 0
     state._pending_timeouts = {}  # a claim whose last attempt raised is due now
     assert pool_wait.interval_to_next_pending_claim_check(state) == 0
+
+
+def test_a_blocked_claim_is_retried_at_least_every_second():
+    from dagster._core.execution.plan import instance_concurrency_context
+
+    # Installed with the code location: Dagster's own back-off reaches 10.8 s by the 25th try.
+    assert pool_wait._UPSTREAM_RETRY(None, 25) > 10
+    assert instance_concurrency_context._calculate_timeout_interval(None, 25) == pool_wait.CLAIM_RETRY_SECONDS == 1.0
+    assert instance_concurrency_context._calculate_timeout_interval(None, 0) == 1.0
+    assert instance_concurrency_context._calculate_timeout_interval(0.25, 40) == 0.25  # a storage's own interval stands
