@@ -190,8 +190,9 @@ def test_a_range_can_run_as_chunks_of_days_two_at_a_time(emulator, sandbox, cli_
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert done.stdout.count("succeeded") == 3
     assert len(sandbox.records("contact")) == 90
-    # Three parts, two at a time: the third went to a process that was loading while the first two ran;
-    # none of the command's processes outlives it.
+    # Three parts, two at a time (the third goes to the process that loaded while the first two ran):
+    # no process the command started outlives it. How soon the third part started is a benchmark's
+    # figure (BENCHMARKS.md), not asserted here.
     assert not _processes_with(f"DAGSTER_HOME={cli_env['DAGSTER_HOME']}")
     assert sandbox.get("stats")["throttled"] == 0
     run_ids = re.findall(r"^run (\S+) succeeded", done.stdout, re.MULTILINE)
