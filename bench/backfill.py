@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import CEILING, peak_window, pushes, servers, timed_sync  # noqa: E402
+from bench.common import CEILING, idle_spans, peak_window, pushes, servers, timed_sync  # noqa: E402
 from bench.store import Store  # noqa: E402
 
 
@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--ometria-pool", type=int, default=None,
                         help="push steps at once across runs (the instance's `ometria` pool limit)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--output", type=Path, default=None, help="write the sync's whole output (every run's) here")
     args = parser.parse_args()
     store = Store(args.orders, args.days)
     with servers(args.orders, args.days, args.latency_ms, postgres=args.postgres, ometria_pool=args.ometria_pool) as bench:
@@ -48,6 +49,8 @@ def main() -> int:
             extra += ["--days-per-run", str(args.days_per_run)]
         first = last - dt.timedelta(days=args.last_days - 1) if args.last_days else store.start.date()
         run = timed_sync(bench, first, last, *extra)
+        if args.output:
+            args.output.write_text(run.output)
         if run.returncode != 0:
             failures = [line for line in run.output.splitlines() if "failure" in line or "FAILED" in line]
             print("\n".join(failures[-20:]) or run.output[-4000:])
@@ -58,6 +61,7 @@ def main() -> int:
     records = sum(r["record_count"] for r in requests)
     first = min(r["received_at"] for r in requests)
     final = max(r["received_at"] for r in requests)
+    idle = idle_spans(requests, run.started_at, run.started_at + run.seconds)
     push_seconds = (dt.datetime.fromisoformat(final[:-1]) - dt.datetime.fromisoformat(first[:-1])).total_seconds()
     figures = {
         "orders": args.orders, "customers": store.counts["customer"], "products": store.counts["product"],
@@ -70,6 +74,10 @@ def main() -> int:
         "end_to_end_share_of_ceiling": round(records / run.seconds / CEILING, 3),
         "push_phase_records_per_second": round(records / push_seconds, 1) if push_seconds else None,
         "push_phase_share_of_ceiling": round(records / push_seconds / CEILING, 3) if push_seconds else None,
+        # Spans over a second without a push: the first is the first run's extraction and mapping.
+        "idle_seconds": round(sum(length for _, length in idle), 1), "idle_spans": len(idle),
+        "idle_before_first_push": idle[0][1] if idle and idle[0][0] == 0 else 0.0,
+        "idle_longest": sorted(idle, key=lambda span: -span[1])[:8],
         "throttled_429": stats["throttled"], "peak_pushes_in_1s": peak_window(requests),
         "peak_rss_mb": round(run.peak_rss_mb, 1), "stored": stats["records"],
         # On a machine this small the servers share the sync's cores: where the CPU went.

@@ -171,11 +171,12 @@ class Timed:
     returncode: int
     output: str
     cpu_seconds: float = 0.0
+    started_at: float = 0.0  # wall clock (time.time()) when the sync process was started
 
 
 def timed_sync(bench: Bench, start: dt.date, end: dt.date, *extra: str) -> Timed:
     """``ct-ometria sync`` over [start, end] as its own process: wall time and its peak memory."""
-    began = time.monotonic()
+    began, started_at = time.monotonic(), time.time()
     process = subprocess.Popen([sys.executable, "-m", "ct_ometria.cli", "sync", "--start", start.isoformat(),
                                 "--end", end.isoformat(), *extra], cwd=ROOT, env=bench.env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -193,11 +194,20 @@ def timed_sync(bench: Bench, start: dt.date, end: dt.date, *extra: str) -> Timed
     process.returncode = os.waitstatus_to_exitcode(status)
     # ru_utime/ru_stime cover the child and the processes it waited for (--workers' runs).
     return Timed(time.monotonic() - began, usage.ru_maxrss / 1024, process.returncode, output,
-                 round(usage.ru_utime + usage.ru_stime, 1))
+                 round(usage.ru_utime + usage.ru_stime, 1), started_at)
 
 
 def pushes(bench: Bench) -> list[dict[str, Any]]:
     return [r for r in bench.sandbox("requests") if r["status"] == 202]
+
+
+def idle_spans(requests: list[dict[str, Any]], began: float, ended: float, longer_than: float = 1.0) -> list[tuple[float, float]]:
+    """The spans of a sync (wall clock ``began`` to ``ended``) longer than ``longer_than`` seconds in
+    which the sandbox received no push, as (seconds after ``began``, length): where the end-to-end
+    throughput went."""
+    stamps = sorted(dt.datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")).timestamp() for r in requests)
+    edges = [began, *stamps, ended]
+    return [(round(a - began, 1), round(b - a, 1)) for a, b in zip(edges, edges[1:]) if b - a > longer_than]
 
 
 def peak_window(requests: list[dict[str, Any]], seconds: float = 1.0) -> int:

@@ -218,6 +218,29 @@ def chunks(start: dt.date, end: dt.date, days_per_run: int) -> list[tuple[dt.dat
     return found
 
 
+def staggered(parts: list[tuple[dt.date, dt.date]], workers: int) -> list[tuple[dt.date, dt.date]]:
+    """``parts`` in the order ``workers`` processes should take them so their runs are out of step.
+
+    Runs of one size started together would extract and map together, with no push going out, then
+    push together, sharing the account's rate. So the first ``workers - 1`` parts are cut: worker k's
+    first run holds (k + 1) / ``workers`` of its part, and what is cut off goes last, where it fills
+    the range's tail. From then on each process starts its next run while the others are mid-way
+    through theirs. A part of one day cannot be cut, and is left whole."""
+    if workers < 2 or len(parts) < workers:
+        return list(parts)
+    heads, tails = [], []
+    for k, (first, last) in enumerate(parts[: workers - 1]):
+        days = (last - first).days + 1
+        head_days = round(days * (k + 1) / workers)
+        if 1 <= head_days < days:
+            cut = first + dt.timedelta(days=head_days - 1)
+            heads.append((first, cut))
+            tails.append((cut + dt.timedelta(days=1), last))
+        else:
+            heads.append((first, last))
+    return [*heads, *parts[workers - 1 :], *tails]
+
+
 def planned_by_volume(start: dt.date, end: dt.date, budget: int) -> list[tuple[dt.date, dt.date]] | None:
     """The range as runs of at most ``budget`` documents (``cli.plan``), printed; None when
     commercetools gives no counts (the caller falls back to runs of ``sync.days_per_run`` days)."""
@@ -275,7 +298,7 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
     if workers <= 1:
         failed = [part for part in parts if _sync_one(*part, dry_run) != 0]
     else:
-        failed = _sync_in_processes(parts, dry_run, workers)
+        failed = _sync_in_processes(staggered(parts, workers), dry_run, workers)
     if failed:
         print(f"{len(failed)} of {len(parts)} runs failed: " + ", ".join(f"{a} .. {b}" for a, b in failed), file=sys.stderr)
     return 1 if failed else 0

@@ -145,6 +145,29 @@ def test_a_range_is_cut_into_consecutive_chunks_of_days():
     ]  # fmt: skip
 
 
+def test_workers_start_out_of_step_and_every_day_is_still_synced_once():
+    import datetime as dt
+
+    from ct_ometria.cli.sync import chunks, staggered
+
+    day = dt.date(2024, 5, 1)
+    weeks = chunks(day, day + dt.timedelta(days=27), 7)  # four runs of seven days
+    two = staggered(weeks, 2)
+    # The first worker's first run is half a part; the half it leaves goes last.
+    assert two[0] == (day, day + dt.timedelta(days=3))
+    assert two[1:4] == weeks[1:]
+    assert two[4] == (day + dt.timedelta(days=4), day + dt.timedelta(days=6))
+    three = staggered(weeks, 3)
+    assert [(b - a).days + 1 for a, b in three[:3]] == [2, 5, 7]  # a third, two thirds, a whole part
+    for order in (two, three, staggered(weeks, 4)):
+        days = sorted(a + dt.timedelta(days=i) for a, b in order for i in range((b - a).days + 1))
+        assert days == [day + dt.timedelta(days=i) for i in range(28)]
+    # One worker, fewer parts than workers, or parts of one day: nothing to stagger.
+    assert staggered(weeks, 1) == weeks and staggered(weeks[:1], 2) == weeks[:1]
+    single = chunks(day, day + dt.timedelta(days=2), 1)
+    assert staggered(single, 2) == single
+
+
 @pytest.mark.parametrize("raw", ["0", "-1", "abc", "601"])
 def test_a_wrong_http_timeout_names_its_variable(raw):
     from ct_ometria.settings import http_timeout
