@@ -5,8 +5,6 @@ Secrets are ``EnvVar``s: Dagster reads them when a run starts and shows only the
 
 from __future__ import annotations
 
-import gc
-
 from dagster import Definitions, EnvVar
 
 from ct_ometria.defs.commercetools import ct_categories, ct_consents, ct_customers, ct_orders, ct_products
@@ -30,6 +28,7 @@ from ct_ometria.defs.ometria import (
 )
 from ct_ometria.defs.replay import replay_dead_letters
 from ct_ometria.defs.resources import CommercetoolsResource, LedgerResource, MappingConfigResource, OmetriaResource
+from ct_ometria.heap import settle as settle_heap
 from ct_ometria.settings import (
     DEFAULT_OMETRIA_API_URL,
     data_dir,
@@ -87,9 +86,6 @@ defs = Definitions(
     resources=build_resources(),
 )
 
-# What loading the code location built (Dagster, pandas, pandera, pydantic and these definitions: some
-# 220,000 objects) lives as long as the process. Left to the collector, each of its full collections walks
-# all of it again: 0.3-0.4 s during which a run's push threads stand still, several times a run. Frozen,
-# a full collection walks only what the process made since. Collected first, so no garbage is frozen.
-gc.collect()
-gc.freeze()
+# Every process that loads the code location (a run, the code server, the sync CLI) keeps what it
+# loaded out of the collector's way (ct_ometria.heap).
+settle_heap()
