@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
 import secrets
@@ -207,7 +208,7 @@ def idle_spans(requests: list[dict[str, Any]], began: float, ended: float, longe
     throughput went."""
     stamps = sorted(dt.datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")).timestamp() for r in requests)
     edges = [began, *stamps, ended]
-    return [(round(a - began, 1), round(b - a, 1)) for a, b in zip(edges, edges[1:]) if b - a > longer_than]
+    return [(round(a - began, 1), round(b - a, 1)) for a, b in itertools.pairwise(edges) if b - a > longer_than]
 
 
 def peak_window(requests: list[dict[str, Any]], seconds: float = 1.0) -> int:
