@@ -218,45 +218,27 @@ def chunks(start: dt.date, end: dt.date, days_per_run: int) -> list[tuple[dt.dat
     return found
 
 
-Part = tuple[dt.date, dt.date]
-
-
-def cut(part: Part, share: float) -> tuple[Part, Part] | None:
-    """``part`` as its first ``share`` of days and the rest; None when that leaves either empty."""
-    first, last = part
-    days = (last - first).days + 1
-    head_days = round(days * share)
-    if not 1 <= head_days < days:
-        return None
-    end = first + dt.timedelta(days=head_days - 1)
-    return (first, end), (end + dt.timedelta(days=1), last)
-
-
-def staggered(parts: list[Part], workers: int) -> list[Part]:
+def staggered(parts: list[tuple[dt.date, dt.date]], workers: int) -> list[tuple[dt.date, dt.date]]:
     """``parts`` in the order ``workers`` processes should take them so their runs are out of step.
 
     Runs of one size started together would extract and map together, with no push going out, then
     push together, sharing the account's rate. So the first ``workers - 1`` parts are cut: worker k's
     first run holds (k + 1) / ``workers`` of its part, and what is cut off goes last, where it fills
-    the range's tail. A part of one day cannot be cut, and is left whole."""
+    the range's tail. From then on each process starts its next run while the others are mid-way
+    through theirs. A part of one day cannot be cut, and is left whole."""
     if workers < 2 or len(parts) < workers:
         return list(parts)
     heads, tails = [], []
-    for k, part in enumerate(parts[: workers - 1]):
-        halves = cut(part, (k + 1) / workers)
-        heads.append(halves[0] if halves else part)
-        tails.extend(halves[1:] if halves else ())
+    for k, (first, last) in enumerate(parts[: workers - 1]):
+        days = (last - first).days + 1
+        head_days = round(days * (k + 1) / workers)
+        if 1 <= head_days < days:
+            cut = first + dt.timedelta(days=head_days - 1)
+            heads.append((first, cut))
+            tails.append((cut + dt.timedelta(days=1), last))
+        else:
+            heads.append((first, last))
     return [*heads, *parts[workers - 1 :], *tails]
-
-
-def in_step(elapsed: list[float], durations: list[float], workers: int) -> bool:
-    """Whether a run started now would be in step with a running one: it started less than a
-    ``2 × workers``-th of a typical run ago (the median of ``durations``, runs of whole parts). Runs
-    drift (their sizes and the machine vary), and once in step they stay so."""
-    if not durations:
-        return False
-    typical = sorted(durations)[len(durations) // 2]
-    return any(seconds < typical / (2 * workers) for seconds in elapsed)
 
 
 def planned_by_volume(start: dt.date, end: dt.date, budget: int) -> list[tuple[dt.date, dt.date]] | None:
@@ -314,12 +296,11 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
     if len(parts) == 1:
         return _sync_one(start, end, dry_run)
     if workers <= 1:
-        runs = len(parts)
         failed = [part for part in parts if _sync_one(*part, dry_run) != 0]
     else:
-        failed, runs = _sync_in_processes(parts, dry_run, workers)
+        failed = _sync_in_processes(staggered(parts, workers), dry_run, workers)
     if failed:
-        print(f"{len(failed)} of {runs} runs failed: " + ", ".join(f"{a} .. {b}" for a, b in failed), file=sys.stderr)
+        print(f"{len(failed)} of {len(parts)} runs failed: " + ", ".join(f"{a} .. {b}" for a, b in failed), file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -329,8 +310,7 @@ class _Child:
 
     process: subprocess.Popen
     output: Any  # its stdout and stderr: a file, not a pipe (a child's log can outgrow a pipe's buffer)
-    part: Part | None = None
-    began: float = 0.0  # time.monotonic() when it was given its part
+    part: tuple[dt.date, dt.date] | None = None
 
     @classmethod
     def start(cls) -> _Child:
@@ -339,8 +319,8 @@ class _Child:
                                    stdout=output, stderr=subprocess.STDOUT, text=True)  # fmt: skip
         return cls(process, output)
 
-    def give(self, part: Part, dry_run: bool) -> None:
-        self.part, self.began = part, time.monotonic()
+    def give(self, part: tuple[dt.date, dt.date], dry_run: bool) -> None:
+        self.part = part
         try:
             self.process.stdin.write(f"{part[0]} {part[1]}{' dry-run' if dry_run else ''}\n")
             self.process.stdin.close()
@@ -354,40 +334,25 @@ class _Child:
         self.output.close()
 
 
-def _sync_in_processes(parts: list[Part], dry_run: bool, workers: int) -> tuple[list[Part], int]:
-    """Each part is one run in a process of its own, ``workers`` at a time; the parts that failed, and
-    the runs made. One more process is always starting: Python, Dagster and the code location take
-    seconds to load, during which no run of the range would push; a part goes to a process that has
-    loaded already. The runs are kept out of step (``staggered``, ``in_step``): a part that would start
-    in step with a running one is cut in half, its rest going last."""
+def _sync_in_processes(parts: list[tuple[dt.date, dt.date]], dry_run: bool, workers: int) -> list[tuple[dt.date, dt.date]]:
+    """Each part is one run in a process of its own, ``workers`` at a time. One more process is always
+    starting: Python, Dagster and the code location take seconds to load, during which no run of the
+    range would push; a part goes to a process that has loaded already."""
     ensure_dagster_home()
-    pending, running, failed = staggered(parts, workers), [], []
-    whole = set(parts)  # runs of these parts tell how long a run takes
-    durations: list[float] = []
-    runs, recut = 0, 0
+    pending, running, failed = list(parts), [], []
     spare: _Child | None = None
     try:
         while pending or running:
             while pending and len(running) < workers:
-                part = pending.pop(0)
-                now = time.monotonic()
-                halves = cut(part, 0.5) if in_step([now - c.began for c in running], durations, workers) else None
-                if halves:
-                    part, rest = halves
-                    pending.append(rest)
-                    recut += 1
                 child, spare = spare or _Child.start(), None
-                child.give(part, dry_run)
+                child.give(pending.pop(0), dry_run)
                 running.append(child)
-                runs += 1
             if pending and spare is None:
                 spare = _Child.start()
             for child in list(running):
                 if child.process.poll() is None:
                     continue
                 running.remove(child)
-                if child.part in whole:
-                    durations.append(time.monotonic() - child.began)
                 child.output.seek(0)
                 print(child.output.read(), end="")
                 child.output.close()
@@ -397,10 +362,7 @@ def _sync_in_processes(parts: list[Part], dry_run: bool, workers: int) -> tuple[
     finally:
         if spare is not None:
             spare.dismiss()
-    if runs > len(parts):
-        print(f"{runs} runs for {len(parts)} parts: {workers} workers were kept out of step by cutting "
-              f"{runs - len(parts)} part(s) in two ({recut} on the way)", file=sys.stderr)  # fmt: skip
-    return failed, runs
+    return failed
 
 
 def part_from_parent() -> int:

@@ -168,22 +168,6 @@ def test_workers_start_out_of_step_and_every_day_is_still_synced_once():
     assert staggered(single, 2) == single
 
 
-def test_a_run_that_would_start_in_step_with_a_running_one_is_cut():
-    import datetime as dt
-
-    from ct_ometria.cli.sync import cut, in_step
-
-    # Runs take ~40 s: with two workers, one started under 10 s ago is in step with a run starting now.
-    assert in_step([3.0], [38.0, 40.0, 90.0], 2)
-    assert not in_step([15.0], [38.0, 40.0, 90.0], 2) and not in_step([35.0], [40.0], 2)
-    assert not in_step([0.5], [], 2)  # nothing measured yet: the start was staggered already
-    assert in_step([25.0, 8.0], [40.0], 3) is False and in_step([25.0, 8.0], [40.0], 2) is True
-    day = dt.date(2024, 5, 1)
-    assert cut((day, day + dt.timedelta(days=6)), 0.5) == (
-        (day, day + dt.timedelta(days=3)), (day + dt.timedelta(days=4), day + dt.timedelta(days=6)))  # fmt: skip
-    assert cut((day, day), 0.5) is None and cut((day, day + dt.timedelta(days=1)), 0.1) is None
-
-
 @pytest.mark.parametrize("raw", ["0", "-1", "abc", "601"])
 def test_a_wrong_http_timeout_names_its_variable(raw):
     from ct_ometria.settings import http_timeout
