@@ -298,7 +298,12 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
     if workers <= 1:
         failed = [part for part in parts if _sync_one(*part, dry_run) != 0]
     else:
-        failed = _sync_in_processes(staggered(parts, workers), dry_run, workers)
+        ordered = staggered(parts, workers)
+        if len(ordered) > len(parts):
+            print(f"{workers} workers start out of step: {len(ordered) - len(parts)} part(s) cut in two, "
+                  f"the rest of each synced last ({len(ordered)} runs)", file=sys.stderr)  # fmt: skip
+        failed = _sync_in_processes(ordered, dry_run, workers)
+        parts = ordered
     if failed:
         print(f"{len(failed)} of {len(parts)} runs failed: " + ", ".join(f"{a} .. {b}" for a, b in failed), file=sys.stderr)
     return 1 if failed else 0

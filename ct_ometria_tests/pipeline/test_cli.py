@@ -222,8 +222,10 @@ def test_a_range_is_cut_into_runs_by_its_documents(emulator, sandbox, cli_env, t
         runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
         ranges = sorted((r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
                         for r in runs)  # fmt: skip
-    # 40 + 40, then 40 + 40 + the quiet day: a third day would have made 120.
-    assert ranges == [("2024-05-01", "2024-05-02"), ("2024-05-03", "2024-05-05")]
+    # 40 + 40, then 40 + 40 + the quiet day: a third day would have made 120. Two workers start out of
+    # step: the first run holds half its part, the other half runs last.
+    assert ranges == [("2024-05-01", "2024-05-01"), ("2024-05-02", "2024-05-02"), ("2024-05-03", "2024-05-05")]
+    assert "2 workers start out of step: 1 part(s) cut in two, the rest of each synced last (3 runs)" in done.stderr
 
 
 def test_an_unreachable_dagster_instance_is_a_clear_error_without_its_password(cli_env):
