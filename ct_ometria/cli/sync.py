@@ -224,8 +224,9 @@ def staggered(parts: list[tuple[dt.date, dt.date]], workers: int) -> list[tuple[
     Runs of one size started together would extract and map together, with no push going out, then
     push together, sharing the account's rate. So the first ``workers - 1`` parts are cut: worker k's
     first run holds (k + 1) / ``workers`` of its part, and what is cut off goes last, where it fills
-    the range's tail. From then on each process starts its next run while the others are mid-way
-    through theirs. A part of one day cannot be cut, and is left whole."""
+    the range's tail. The runs can drift back into step later (their sizes and the machine vary);
+    cutting parts again when they do was measured to lose more than it gained (``BENCHMARKS.md``). A
+    part of one day cannot be cut, and is left whole."""
     if workers < 2 or len(parts) < workers:
         return list(parts)
     heads, tails = [], []

@@ -188,3 +188,18 @@ def test_the_http_timeout_defaults_to_30_seconds_and_reaches_both_clients():
                                           api_url="http://127.0.0.1:9", timeout_seconds=2.5)  # fmt: skip
     with commercetools.client() as client:
         assert client._http.timeout.read == 2.5 and client._http.timeout.connect == 2.5
+
+
+def test_a_process_that_loads_the_code_location_freezes_it_and_collects_young_objects_less_often():
+    import subprocess
+    import sys
+
+    from ct_ometria.heap import YOUNG_THRESHOLD
+
+    probe = ("import gc; before = gc.get_threshold()[0]; import ct_ometria.definitions; "
+             "print(before, gc.get_threshold()[0], gc.get_freeze_count())")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after, frozen = (int(word) for word in done.stdout.split())
+    assert before == 700 and after == YOUNG_THRESHOLD > before
+    assert frozen > 100_000  # Dagster, pandas, pandera, pydantic and the definitions
