@@ -7,10 +7,10 @@ a full collection walks only what the process made since. Collected first, so no
 
 Then the youngest generation is collected every ``YOUNG_THRESHOLD`` new container objects instead of
 CPython's 700. Extraction and mapping make a few dozen short-lived objects per document (pydantic
-models, row dicts, Decimals), nearly all freed by reference counting; at 700 the collector ran every
-few documents and, ten young collections on, walked the older generation holding the run's frames.
-That was about a tenth of the CPU of extract, validate, map and hash (``bench/cpu.py``). The older
-generations keep CPython's thresholds, so cycles are still found, a little later.
+models, row dicts, Decimals), nearly all freed by reference counting, yet at 700 the collector ran
+every few documents: about a tenth of the CPU of extract, validate, map and hash (``bench/cpu.py``
+with the collector off, and at 10,000). The older generations keep CPython's thresholds, so cycles
+are still found, a little later.
 """
 
 from __future__ import annotations
