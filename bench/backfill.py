@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import CEILING, idle_spans, peak_window, pushes, servers, timed_sync  # noqa: E402
+from bench.common import CEILING, idle_spans, peak_window, pushes, received, servers, timed_sync  # noqa: E402
 from bench.store import Store  # noqa: E402
 
 
@@ -59,10 +59,9 @@ def main() -> int:
         requests = pushes(bench)
         servers_cpu = bench.server_cpu_seconds()
     records = sum(r["record_count"] for r in requests)
-    first = min(r["received_at"] for r in requests)
-    final = max(r["received_at"] for r in requests)
+    stamps = received(requests)
     idle = idle_spans(requests, run.started_at, run.started_at + run.seconds)
-    push_seconds = (dt.datetime.fromisoformat(final[:-1]) - dt.datetime.fromisoformat(first[:-1])).total_seconds()
+    push_seconds = stamps[-1] - stamps[0]
     figures = {
         "orders": args.orders, "customers": store.counts["customer"], "products": store.counts["product"],
         "days": args.days, "last_days": args.last_days, "days_per_run": args.days_per_run,

@@ -202,18 +202,22 @@ def pushes(bench: Bench) -> list[dict[str, Any]]:
     return [r for r in bench.sandbox("requests") if r["status"] == 202]
 
 
+def received(requests: list[dict[str, Any]]) -> list[float]:
+    """When the sandbox received each request (its ``received_at``), as sorted POSIX seconds."""
+    return sorted(dt.datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")).timestamp() for r in requests)
+
+
 def idle_spans(requests: list[dict[str, Any]], began: float, ended: float, longer_than: float = 1.0) -> list[tuple[float, float]]:
     """The spans of a sync (wall clock ``began`` to ``ended``) longer than ``longer_than`` seconds in
     which the sandbox received no push, as (seconds after ``began``, length): where the end-to-end
     throughput went."""
-    stamps = sorted(dt.datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")).timestamp() for r in requests)
-    edges = [began, *stamps, ended]
+    edges = [began, *received(requests), ended]
     return [(round(a - began, 1), round(b - a, 1)) for a, b in itertools.pairwise(edges) if b - a > longer_than]
 
 
 def peak_window(requests: list[dict[str, Any]], seconds: float = 1.0) -> int:
     """The most pushes the sandbox received in any window of ``seconds``."""
-    stamps = sorted(dt.datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")).timestamp() for r in requests)
+    stamps = received(requests)
     best, first = 0, 0
     for last, moment in enumerate(stamps):
         while moment - stamps[first] >= seconds:

@@ -296,17 +296,16 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
         parts = chunks(start, end, days_per_run)
     if len(parts) == 1:
         return _sync_one(start, end, dry_run)
+    runs = staggered(parts, workers)
+    if len(runs) > len(parts):
+        print(f"{workers} workers start out of step: {len(runs) - len(parts)} part(s) cut in two, "
+              f"the rest of each synced last ({len(runs)} runs)", file=sys.stderr)  # fmt: skip
     if workers <= 1:
-        failed = [part for part in parts if _sync_one(*part, dry_run) != 0]
+        failed = [part for part in runs if _sync_one(*part, dry_run) != 0]
     else:
-        ordered = staggered(parts, workers)
-        if len(ordered) > len(parts):
-            print(f"{workers} workers start out of step: {len(ordered) - len(parts)} part(s) cut in two, "
-                  f"the rest of each synced last ({len(ordered)} runs)", file=sys.stderr)  # fmt: skip
-        failed = _sync_in_processes(ordered, dry_run, workers)
-        parts = ordered
+        failed = _sync_in_processes(runs, dry_run, workers)
     if failed:
-        print(f"{len(failed)} of {len(parts)} runs failed: " + ", ".join(f"{a} .. {b}" for a, b in failed), file=sys.stderr)
+        print(f"{len(failed)} of {len(runs)} runs failed: " + ", ".join(f"{a} .. {b}" for a, b in failed), file=sys.stderr)
     return 1 if failed else 0
 
 

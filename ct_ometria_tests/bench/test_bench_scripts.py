@@ -83,3 +83,13 @@ def test_the_streaming_server_pages_a_window_by_id_and_refuses_what_it_does_not_
     refused = client.get("/bench/orders", params=[("where", "orderState = \"Open\"")], headers=auth)
     assert refused.status_code == 400 and "not served" in refused.json()["message"]
     assert client.get("/bench/orders", params=window).status_code == 401
+
+
+def test_idle_spans_are_the_gaps_without_a_push_including_before_the_first_and_after_the_last():
+    from bench.common import idle_spans
+
+    began = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+    pushes = [{"received_at": at} for at in ("2026-01-01T00:00:05.500Z", "2026-01-01T00:00:05Z", "2026-01-01T00:00:09Z")]
+    # Out of order as given; 0.5 s between the first two is not a gap; 1 s after the last is not either.
+    assert idle_spans(pushes, began, began + 10) == [(0.0, 5.0), (5.5, 3.5)]
+    assert idle_spans(pushes, began, began + 12) == [(0.0, 5.0), (5.5, 3.5), (9.0, 3.0)]
