@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,13 +20,18 @@ import simplejson
 from ct_ometria.canonical import canonical_bytes
 from ct_ometria.ledger.store import ASYNC_STAGE, Candidate, Ledger, Plan
 from ct_ometria.mapping.common import looks_personal
-from ct_ometria.ometria.client import BatchResult, Encoded, OmetriaClient, PushReport
+from ct_ometria.ometria.client import MAX_RECORDS_PER_REQUEST, BatchResult, Encoded, OmetriaClient, PushReport
 from ct_ometria.validation import REJECTION, invalid_rows, valid_rows
 
 ERRORS_SEEN = "ometria_push_errors_seen"
 ERRORS_REMEMBERED = 1000
 # Ometria lists only its newest 100 errors.
 ERRORS_LISTED = 100
+# Bulk deliveries to one account push one at a time, in turns (``deliver``'s ``take_turn``): the
+# ledger's lock of this name. A turn not granted within the patience is not waited for any longer:
+# the delivery pushes beside the holder, both under the account's shared rate.
+PUSH_TURN = "ometria_push_turn"
+TURN_PATIENCE_SECONDS = 900.0
 
 
 def _signature(error: dict[str, Any]) -> str:
@@ -41,6 +48,10 @@ class Delivery:
     # Ometria's error list was full of new errors: some of this delivery's may have fallen off it, so
     # its records that no listed error names were not taken as valid and go again next run.
     errors_overflowed: bool = False
+    # Seconds spent waiting for the turn to push (another bulk delivery to the account was pushing).
+    turn_waited: float = 0.0
+    # The turn was not granted within TURN_PATIENCE_SECONDS: this delivery pushed beside the holder.
+    turn_skipped: bool = False
 
 
 @dataclass
@@ -109,9 +120,15 @@ def _audit(result: BatchResult, run_id: str | None) -> dict[str, Any]:
 
 def deliver(
     client: OmetriaClient, ledger: Ledger, items: Iterable[Candidate], *, run_id: str | None = None,
-    dry_run: bool = False, stage: str = "push", create_only: tuple[str, ...] = (),
+    dry_run: bool = False, stage: str = "push", create_only: tuple[str, ...] = (), take_turn: bool = False,
 ) -> Delivery:  # fmt: skip
-    """Plan against the ledger, push what is new or changed, record each accepted batch."""
+    """Plan against the ledger, push what is new or changed, record each accepted batch.
+
+    ``take_turn``: a delivery of more than one request waits until no other bulk delivery to the
+    account is pushing, then pushes alone at the account's full rate. Two backfill runs sharing the
+    rate would otherwise push side by side at half the rate each, finish together, and then both
+    spend their next extraction with nothing to push; in turns, one pushes while the other extracts
+    and plans. Event deliveries do not take turns: they are small and must not wait behind a backfill."""
     plan = ledger.plan(items)
     if create_only:
         # Records Ometria already holds go without the fields it owns after creation (@merge keeps them).
@@ -143,10 +160,14 @@ def deliver(
     alone = {(i.record_type, i.record_id) for i in plan.identity_changed}
     ordered = [i for i in plan.to_send if (i.record_type, i.record_id) not in alone]
     report = PushReport()
-    for item in plan.identity_changed:
-        merge_reports(report, client.push([Encoded(item.record_type, item.record_id, item.body)], on_batch=accepted))
-    if ordered:
-        merge_reports(report, client.push((Encoded(i.record_type, i.record_id, i.body) for i in ordered), on_batch=accepted))
+    with ExitStack() as turn:
+        if take_turn and len(plan.to_send) > MAX_RECORDS_PER_REQUEST:
+            _wait_for_turn(ledger, turn, delivery)
+        for item in plan.identity_changed:
+            merge_reports(report, client.push([Encoded(item.record_type, item.record_id, item.body)], on_batch=accepted))
+        if ordered:
+            merge_reports(report, client.push((Encoded(i.record_type, i.record_id, i.body) for i in ordered),
+                                              on_batch=accepted))  # fmt: skip
     delivery.report = report
     letters = []
     for failed in report.failed:
@@ -170,6 +191,16 @@ def deliver(
         else:
             ledger.resolve_validated(batch.record_type, ok)
     return delivery
+
+
+def _wait_for_turn(ledger: Ledger, turn: ExitStack, delivery: Delivery) -> None:
+    """Hold the account's push turn in ``turn`` (released when it closes), or give up waiting."""
+    began = time.monotonic()
+    try:
+        turn.enter_context(ledger.exclusive(PUSH_TURN, TURN_PATIENCE_SECONDS))
+    except TimeoutError:
+        delivery.turn_skipped = True
+    delivery.turn_waited = time.monotonic() - began
 
 
 def merge_reports(into: PushReport, report: PushReport) -> None:

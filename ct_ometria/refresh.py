@@ -149,6 +149,7 @@ def _not_held(ledger: Ledger, referenced: dict[str, set[str]], product_ids: Sequ
 def pull_products_forward(
     client: CommercetoolsClient, ometria: OmetriaClient, ledger: Ledger, config: MappingConfig,
     stores: dict[str, StoreContext], referenced: dict[str, set[str]], *, run_id: str | None, stage: str,
+    take_turn: bool = False,
 ) -> PulledForward:  # fmt: skip
     """Send the products the orders' lines name (``referenced``: per commercetools product id, the
     records its lines name, from ``line_products``) whose named records Ometria has not all accepted,
@@ -156,7 +157,7 @@ def pull_products_forward(
 
     Only those products are read from commercetools, 500 at a time. Runs sharing the ledger pull a
     chunk one at a time and look at the ledger again once they hold it, so two runs whose orders name
-    the same new products do not both send them."""
+    the same new products do not both send them. ``take_turn``: as ``deliver``'s (a backfill's pull)."""
     pulled = PulledForward()
     waiting = _not_held(ledger, referenced, sorted(referenced))
     for start in range(0, len(waiting), PULL_CHUNK):
@@ -168,7 +169,8 @@ def pull_products_forward(
             mapped = products_frame(frame, stores, config, dt.datetime.now(dt.timezone.utc))
             items = candidates(valid_rows(mapped).sort_values("is_variant", kind="stable"), "product")
             known = set(ledger.known("product", [i.record_id for i in items]))
-            delivery = deliver(ometria, ledger, [i for i in items if i.record_id not in known], run_id=run_id, stage=stage)
+            delivery = deliver(ometria, ledger, [i for i in items if i.record_id not in known], run_id=run_id, stage=stage,
+                               take_turn=take_turn)  # fmt: skip
             pulled.sent += delivery.report.sent
             pulled.missing += missing
     return pulled

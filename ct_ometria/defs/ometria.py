@@ -235,7 +235,7 @@ def ometria_orders_sync(
                 stores, project = fetch_stores(ct)
                 forward = pull_products_forward(
                     ct, client, ledger.open(), settings, resolve_stores(stores, project, settings), referenced,
-                    run_id=context.run.run_id, stage="ometria_orders_sync",
+                    run_id=context.run.run_id, stage="ometria_orders_sync", take_turn=True,
                 )  # fmt: skip
             pulled = forward.sent
             if forward.missing:

@@ -24,7 +24,7 @@ from dagster import (
 from ct_ometria.canonical import canonical_json
 from ct_ometria.defs.metadata import md_table
 from ct_ometria.defs.resources import LedgerResource, OmetriaResource
-from ct_ometria.delivery import Delivery, candidates, deliver, rejected
+from ct_ometria.delivery import TURN_PATIENCE_SECONDS, Delivery, candidates, deliver, rejected
 from ct_ometria.ledger.store import Ledger, Plan
 from ct_ometria.ometria.client import OmetriaClient, PushAborted
 
@@ -100,6 +100,8 @@ def delivery_metadata(delivery: Delivery, client: OmetriaClient, elapsed: float,
         "retries": MetadataValue.int(client.retries),
         "throttled_429": MetadataValue.int(client.throttled),
         "duration_seconds": MetadataValue.float(round(elapsed, 3)),
+        # Of which waiting while another run pushed to the account (deliveries push in turns).
+        "turn_wait_seconds": MetadataValue.float(round(delivery.turn_waited, 3)),
         "records_per_second": MetadataValue.float(round(report.sent / elapsed, 1) if elapsed else 0.0),
         "batches": md_table(batches, list(batches.columns), 10),
         # A run covering several days shows the same totals on each day's partition: this says which day held what.
@@ -143,7 +145,7 @@ def sync_records(
     try:
         delivery = deliver(client, ledger, candidates(frame, record_type, create_only), run_id=context.run.run_id,
                            dry_run=config.dry_run, stage=context.asset_key.to_user_string(),
-                           create_only=create_only)  # fmt: skip
+                           create_only=create_only, take_turn=True)  # fmt: skip
     except PushAborted as aborted:
         delivery = Delivery(plan=ledger.plan([]), report=aborted.report)
         metadata = delivery_metadata(delivery, client, time.monotonic() - started, parked_invalid)
@@ -179,9 +181,13 @@ def sync_records(
             f"record(s) refused before sending, all parked as dead letters; {report.sent} records were delivered",
             metadata=metadata,
         )
+    if delivery.turn_skipped:
+        context.log.warning(f"another run held the turn to push to this Ometria account for over {TURN_PATIENCE_SECONDS:.0f} s: "
+                            f"{what} were pushed beside it, both under the account's shared rate")  # fmt: skip
     context.log.info(
         f"{what}: {len(delivery.plan.new)} new, {len(delivery.plan.changed)} changed, "
         f"{len(delivery.plan.unchanged)} unchanged; pushed {report.sent} in {report.requests} requests"
+        + (f" after {delivery.turn_waited:.1f} s waiting for the turn to push" if delivery.turn_waited >= 1 else "")
     )
     yield MaterializeResult(
         metadata=metadata,

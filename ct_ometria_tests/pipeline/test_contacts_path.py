@@ -106,6 +106,8 @@ def test_transient_failures_on_both_sides_still_deliver_everything(emulator, san
     assert metadata(result, "ct_customers")["commercetools_retries"] == 1
     sync = metadata(result, "ometria_contacts_sync")
     assert (sync["throttled_429"], sync["accepted"]) == (1, 700)
+    # Seven requests: the delivery took the account's turn to push, with no other run holding it.
+    assert 0 <= sync["turn_wait_seconds"] < 1
 
 
 def test_a_token_refused_mid_run_is_renewed(emulator, sandbox, run_contacts):
