@@ -22,7 +22,7 @@ from ct_ometria.commercetools.client import CommercetoolsClient, modified_window
 from ct_ometria.commercetools.frames import moment_problem, partition_of, utc_moment
 from ct_ometria.config import ConsentConfig
 from ct_ometria.errors import ConfigError
-from ct_ometria.validation import REJECTION, apply_schema, valid_rows
+from ct_ometria.validation import REJECTION, TEXT, apply_schema, valid_rows
 
 CONSENT_COLUMNS = [
     "id", "customer", "email", "source", "email_optin", "email_optin_at", "sms_optin", "sms_optin_at", "suppressed",
@@ -198,11 +198,11 @@ def consent_frame(
 
 CONSENTS_SCHEMA = pa.DataFrameSchema(
     {
-        "id": pa.Column(str, unique=True),
+        "id": pa.Column(TEXT, unique=True),
         "source": pa.Column(
-            str, checks=pa.Check.isin(["custom_fields", "custom_object", "suppression_list", "checkout"])
+            TEXT, checks=pa.Check.isin(["custom_fields", "custom_object", "suppression_list", "checkout"])
         ),
-        "partition": pa.Column(str),
+        "partition": pa.Column(TEXT),
     },
     checks=pa.Check(lambda df: df["customer"].notna() | df["email"].notna(), error="names neither a customer nor an email"),
     name="ct_consents",

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from ct_ometria.commercetools.models import Category, Customer, Order, Product
 from ct_ometria.mapping.common import is_valid_email
-from ct_ometria.validation import REJECTION, apply_schema
+from ct_ometria.validation import REJECTION, TEXT, apply_schema
 
 BASE_COLUMNS = ["id", "version", "created_at", "last_modified_at", "partition", "document", "context"]
 
@@ -169,12 +169,12 @@ def rows_frame(rows: list[dict[str, Any]], entity: Entity) -> pd.DataFrame:
 
 BASE_SCHEMA = pa.DataFrameSchema(
     {
-        "id": pa.Column(str, nullable=False, unique=True, checks=pa.Check.str_length(min_value=1)),
+        "id": pa.Column(TEXT, nullable=False, unique=True, checks=pa.Check.str_length(min_value=1)),
         "version": pa.Column("Int64", nullable=False, checks=pa.Check.ge(1)),
         "last_modified_at": pa.Column("datetime64[ns, UTC]", nullable=False),
         "created_at": pa.Column("datetime64[ns, UTC]", nullable=True),
-        "partition": pa.Column(str, nullable=False),
-        "document": pa.Column(str, nullable=False),
+        "partition": pa.Column(TEXT, nullable=False),
+        "document": pa.Column(TEXT, nullable=False),
     },
     strict=False,
 )
@@ -190,7 +190,7 @@ CUSTOMERS = Entity(
         "key": c.key, "locale": c.locale, "store_keys": ",".join(c.store_keys),
     },
     column_names=("email", "customer_number", "external_id", "key", "locale", "store_keys"),
-    schema=BASE_SCHEMA.add_columns({"email": pa.Column(str, nullable=False, checks=_EMAIL)}).set_name("ct_customers"),
+    schema=BASE_SCHEMA.add_columns({"email": pa.Column(TEXT, nullable=False, checks=_EMAIL)}).set_name("ct_customers"),
 )  # fmt: skip
 
 ORDERS = Entity(
@@ -204,10 +204,10 @@ ORDERS = Entity(
     column_names=("order_number", "customer_id", "email", "store_key", "currency", "order_state", "line_items"),
     schema=BASE_SCHEMA.add_columns(
         {
-            "email": pa.Column(str, nullable=True, checks=_EMAIL),
-            "currency": pa.Column(str, nullable=False,
+            "email": pa.Column(TEXT, nullable=True, checks=_EMAIL),
+            "currency": pa.Column(TEXT, nullable=False,
                                   checks=pa.Check.str_matches(r"^[A-Z]{3}$", error="not an ISO 4217 currency code")),
-            "order_state": pa.Column(str, checks=pa.Check.isin(["Open", "Confirmed", "Complete", "Cancelled"],
+            "order_state": pa.Column(TEXT, checks=pa.Check.isin(["Open", "Confirmed", "Complete", "Cancelled"],
                                                                error="not an order state")),
         }
     ).set_name("ct_orders"),

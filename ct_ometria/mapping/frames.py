@@ -26,7 +26,7 @@ from ct_ometria.mapping.orders import order_record
 from ct_ometria.mapping.products import product_records
 from ct_ometria.mapping.stores import StoreContext, store_for
 from ct_ometria.ometria.client import MAX_RECORD_BYTES
-from ct_ometria.validation import REJECTION, apply_schema, valid_rows
+from ct_ometria.validation import REJECTION, TEXT, apply_schema, valid_rows
 
 RECORD_COLUMNS = ["id", "source_id", "version", "partition", "record", "record_bytes", REJECTION]
 # A mapped record may carry frame columns under this key; they are taken out before it is serialised.
@@ -115,12 +115,12 @@ NORMALISED_EMAIL = pa.Check(_is_normalised_email, element_wise=True, error="not 
 
 RECORDS_SCHEMA = pa.DataFrameSchema(
     {
-        "id": pa.Column(str, unique=True, checks=PII_FREE_ID),
-        "record": pa.Column(str),
+        "id": pa.Column(TEXT, unique=True, checks=PII_FREE_ID),
+        "record": pa.Column(TEXT),
         "record_bytes": pa.Column(
             "Int64", checks=pa.Check.le(MAX_RECORD_BYTES, error=f"record is over Ometria's {MAX_RECORD_BYTES} bytes")
         ),
-        "partition": pa.Column(str),
+        "partition": pa.Column(TEXT),
     },
     strict=False,
 )
@@ -130,9 +130,9 @@ RECORDS_SCHEMA = pa.DataFrameSchema(
 
 CONTACTS_SCHEMA = RECORDS_SCHEMA.add_columns(
     {
-        "email": pa.Column(str, checks=NORMALISED_EMAIL),
+        "email": pa.Column(TEXT, checks=NORMALISED_EMAIL),
         # Guests (checkout opt-in without a customer record) have no customer_id.
-        "customer_id": pa.Column(str, nullable=True, checks=PII_FREE_ID),
+        "customer_id": pa.Column(TEXT, nullable=True, checks=PII_FREE_ID),
     }
 ).set_name("ometria_contacts")
 
@@ -194,10 +194,10 @@ def guest_contacts_frame(guests: dict[str, dict[str, Any]], known_emails: set[st
 
 ORDERS_SCHEMA = RECORDS_SCHEMA.add_columns(
     {
-        "currency": pa.Column(str, checks=pa.Check.str_matches(r"^[A-Z]{3}$")),
-        "grand_total": pa.Column(str, checks=pa.Check(lambda v: not v.startswith("-"), element_wise=True,
+        "currency": pa.Column(TEXT, checks=pa.Check.str_matches(r"^[A-Z]{3}$")),
+        "grand_total": pa.Column(TEXT, checks=pa.Check(lambda v: not v.startswith("-"), element_wise=True,
                                                       error="negative grand_total")),  # fmt: skip
-        "status": pa.Column(str, checks=pa.Check.isin(["pending", "shipped", "complete", "cancelled", "refunded"])),
+        "status": pa.Column(TEXT, checks=pa.Check.isin(["pending", "shipped", "complete", "cancelled", "refunded"])),
     }
 ).set_name("ometria_orders")
 
