@@ -37,8 +37,6 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep
         self._next = 0.0
-        # When the last request really went through the shared gate.
-        self._last_sent = float("-inf")
         self._slowdown = 1.0
         self._lock = threading.Lock()
         self.waited = 0.0
@@ -56,32 +54,20 @@ class Pacer:
         The spacing runs from the moment a request is really let go, not from the moment it was due: a
         thread that wakes late (its process paused for a garbage collection, or another thread held the
         interpreter) would otherwise start closer to the next request than the spacing, and enough such
-        starts put nine requests into Ometria's one-second window. The same holds after the shared gate:
-        it stamps a request when the bucket admits it, and its database round trip (or a pause after it)
-        can let the request go later than its stamp, next to the one after it. Sent together, nine can
-        reach Ometria inside one second although no nine were stamped so; so once the gate has let a
-        request through, it is spaced again from the last request this process really sent."""
-        self._wait_for_spacing()
+        starts put nine requests into Ometria's one-second window."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                if now >= self._next:
+                    self._next = now + self.interval * self._slowdown
+                    break
+                wait = self._next - now
+            self.waited += wait
+            self._sleep(wait)
         if self.shared is not None:
             before = self._clock()
             self.shared.acquire()
             self.waited += self._clock() - before
-            self._wait_for_spacing(after_gate=True)
-
-    def _wait_for_spacing(self, after_gate: bool = False) -> None:
-        while True:
-            with self._lock:
-                now = self._clock()
-                due = self._last_sent + self.interval * self._slowdown if after_gate else self._next
-                if now >= due:
-                    if after_gate:
-                        self._last_sent = now
-                    else:
-                        self._next = now + self.interval * self._slowdown
-                    return
-                wait = due - now
-            self.waited += wait
-            self._sleep(wait)
 
     def observe_queue(self, remaining: int | None) -> None:
         """Slow down as Ometria's queue fills: 1x above the low-water mark, up to 10x near empty."""

@@ -1,7 +1,6 @@
 """The Ometria push client against the real sandbox: batching, size refusal, pacing, retries, counts."""
 
 import time
-from itertools import pairwise
 
 import httpx
 import pytest
@@ -169,27 +168,6 @@ def test_pacer_spaces_requests_from_when_they_really_start():
         pacer.acquire()
         starts.append(now[0])
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert gaps[0] == pytest.approx(1.03 / 8 + 0.1)
-    assert min(gaps) >= 1.03 / 8 - 1e-9
-
-
-def test_a_request_the_shared_gate_held_is_spaced_from_the_last_one_really_sent():
-    # The shared bucket's database took 100 ms to admit the second request: it goes late, and the third,
-    # due by its own slot soon after, still goes a whole spacing after the second really went.
-    now = [0.0]
-
-    class SlowGate:
-        delays = [0.0, 0.1, 0.0, 0.0, 0.0]
-
-        def acquire(self) -> None:
-            now[0] += self.delays.pop(0)
-
-    pacer = Pacer(8, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s), shared=SlowGate())
-    sent = []
-    for _ in range(5):
-        pacer.acquire()
-        sent.append(now[0])
-    gaps = [b - a for a, b in pairwise(sent)]
     assert gaps[0] == pytest.approx(1.03 / 8 + 0.1)
     assert min(gaps) >= 1.03 / 8 - 1e-9
 
