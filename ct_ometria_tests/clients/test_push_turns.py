@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 from itertools import pairwise
+from pathlib import Path
 
 import orjson
 import pytest
@@ -26,17 +27,18 @@ from ct_ometria.ometria.client import OmetriaClient
 from ct_ometria.settings import OmetriaSettings
 from ct_ometria_tests.conftest import POSTGRES_URL
 
+ROOT = Path(__file__).resolve().parents[2]
 DELIVERER = textwrap.dedent('''
-    import os, sys, time, hashlib, orjson
+    import os, sys, time
     from ct_ometria.defs.resources import OmetriaResource
     from ct_ometria.delivery import deliver
-    from ct_ometria.ledger.store import Candidate, Ledger
+    from ct_ometria.ledger.store import Ledger
+    from ct_ometria_tests.clients.test_push_turns import candidates_for
     name, count, take_turn = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "turns"
     ledger = Ledger(os.environ["LEDGER_URL"], os.environ["LEDGER_SCHEMA"])
     resource = OmetriaResource(api_key=os.environ["PUSH_KEY"], api_url=os.environ["PUSH_URL"],
                                shared_rate_url=os.environ["LEDGER_URL"], shared_rate_schema=os.environ["LEDGER_SCHEMA"])
-    bodies = [orjson.dumps({"@type": "product", "id": f"{name}-{i}", "title": "x"}) for i in range(count)]
-    items = [Candidate("product", f"{name}-{i}", hashlib.sha256(b).hexdigest(), b) for i, b in enumerate(bodies)]
+    items = candidates_for(name, count)
     with resource.client() as client:
         start_at = float(os.environ["START_AT"])
         time.sleep(max(0.0, start_at - time.time()))
@@ -50,7 +52,8 @@ def deliver_together(sandbox, schema: str, mode: str, count: int = 500) -> list[
     env = {**os.environ, "PUSH_KEY": sandbox.api_key, "PUSH_URL": sandbox.base_url, "LEDGER_URL": POSTGRES_URL,
            "LEDGER_SCHEMA": schema, "START_AT": str(time.time() + 8)}  # fmt: skip
     Ledger(POSTGRES_URL, schema)  # migrated once, before the processes race for it
-    processes = [subprocess.Popen([sys.executable, "-c", DELIVERER, name, str(count), mode], env=env,
+    # From the checkout's root, so the processes import this module's candidates_for.
+    processes = [subprocess.Popen([sys.executable, "-c", DELIVERER, name, str(count), mode], env=env, cwd=ROOT,
                                   stdout=subprocess.PIPE, text=True) for name in ("a", "b")]  # fmt: skip
     outputs = [process.communicate(timeout=120)[0].split() for process in processes]
     assert all(process.returncode == 0 for process in processes)
