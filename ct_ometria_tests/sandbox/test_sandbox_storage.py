@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 OTHER = {"X-Ometria-Auth": "sandbox-test-key-B"}
 
@@ -199,3 +201,37 @@ def test_processing_the_queue_lets_go_of_the_account_between_records(valid) -> N
     account.lock = _CountingLock(account.lock)
     assert account.process() == {"processed": 5, "stored": 5, "failed": 0}
     assert account.lock.taken == 6  # once per record, and once to find the queue empty
+
+
+ORDER_PUSHES = st.lists(st.tuples(st.integers(0, 4), st.decimals(0, 5000, places=2), st.sampled_from(["GBP", "EUR"]),
+                                  st.sampled_from([True, False, None])), min_size=1, max_size=12)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(pushes=ORDER_PUSHES)
+def test_the_stats_keep_counts_and_revenue_as_a_recount_of_the_stored_records_would(pushes) -> None:
+    # The stats are kept as records are stored (an O(1) answer during a backfill); orders are replaced,
+    # cancelled (is_valid false) and brought back in any order, and the answer is what counting every
+    # stored record says.
+    from ct_ometria.ometria.sandbox import SandboxConfig, create_app
+    from ct_ometria_tests.sandbox.conftest import KEY, VALID, TestClient
+
+    client = TestClient(create_app(SandboxConfig(api_keys=[KEY], push_rate_per_second=10_000)), headers={"X-Ometria-Auth": KEY})
+    _push(client, VALID["product"])
+    _push(client, VALID["contact"])
+    for number, total, currency, is_valid in pushes:
+        order = {**VALID["order"], "id": f"order-{number}", "grand_total": float(total), "currency": currency}
+        if is_valid is not None:
+            order["is_valid"] = is_valid
+        _push(client, order)
+    stats = client.get("/__sandbox/stats").json()
+    stored = {kind: client.get("/__sandbox/records", params={"type": kind}).json()
+              for kind in ("contact", "order", "product", "custom_event")}  # fmt: skip
+    assert stats["records"] == {kind: len(records) for kind, records in stored.items()}
+    expected: dict[str, float] = {}
+    for order in stored["order"]:
+        if order.get("is_valid") is not False:
+            expected[order["currency"]] = expected.get(order["currency"], 0.0) + order["grand_total"]
+    assert stats["revenue"].keys() == expected.keys()
+    for currency, total in expected.items():
+        assert stats["revenue"][currency] == pytest.approx(total, abs=1e-6)
