@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import CEILING, idle_spans, peak_window, pushes, received, servers, timed_sync  # noqa: E402
 from bench.store import Store  # noqa: E402
+from ct_ometria.settings import push_rate_margin  # noqa: E402
 
 
 def main() -> int:
@@ -38,12 +39,17 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true", help="the PostgreSQL instance and ledger (needed for --workers > 1)")
     parser.add_argument("--ometria-pool", type=int, default=None,
                         help="push steps at once across runs (the instance's `ometria` pool limit)")
+    parser.add_argument("--push-rate-margin", type=float, default=None,
+                        help="OMETRIA_PUSH_RATE_MARGIN for the sync: the shared bucket's window is 1 + margin seconds (default 0.10)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=None, help="write the sync's whole output (every run's) here")
     args = parser.parse_args()
     store = Store(args.orders, args.days)
     with servers(args.orders, args.days, args.latency_ms, postgres=args.postgres, ometria_pool=args.ometria_pool) as bench:
         last = store.end - dt.timedelta(days=1)
+        if args.push_rate_margin is not None:
+            bench.env["OMETRIA_PUSH_RATE_MARGIN"] = str(args.push_rate_margin)
+        margin = push_rate_margin(bench.env)
         extra = ["--workers", str(args.workers)]
         if args.days_per_run:
             extra += ["--days-per-run", str(args.days_per_run)]
@@ -67,6 +73,7 @@ def main() -> int:
         "days": args.days, "last_days": args.last_days, "days_per_run": args.days_per_run,
         "runs": len(re.findall(r"^run \S+ (?:succeeded|FAILED)", run.output, re.MULTILINE)), "workers": args.workers,
         "postgres": args.postgres, "ometria_pool": args.ometria_pool, "latency_ms": args.latency_ms,
+        "push_rate_margin": margin,
         "records_sent": records, "push_requests": len(requests),
         "records_per_request": round(records / len(requests), 1), "wall_seconds": round(run.seconds, 1),
         "end_to_end_records_per_second": round(records / run.seconds, 1),

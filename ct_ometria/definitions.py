@@ -38,6 +38,7 @@ from ct_ometria.settings import (
     http_timeout,
     mapping_config_path,
     push_rate,
+    push_rate_margin,
 )
 
 ASSETS = [
@@ -63,6 +64,7 @@ def build_resources() -> dict:
             api_key=EnvVar("OMETRIA_API_KEY"),
             api_url=env_value("OMETRIA_API_URL", DEFAULT_OMETRIA_API_URL) or DEFAULT_OMETRIA_API_URL,
             push_rate_per_second=push_rate(),
+            push_rate_margin=push_rate_margin(),
             # Every run shares the account's rate through the ledger's database.
             shared_rate_url=EnvVar("CT_OMETRIA_DATABASE_URL") if env_value("CT_OMETRIA_DATABASE_URL") else database_url(),
             shared_rate_schema=database_schema(),

@@ -18,6 +18,9 @@ from ct_ometria.errors import ConfigError
 DEFAULT_OMETRIA_API_URL = "https://api.ometria.com"
 # Ometria's default push limit per account; it can be raised on request.
 DEFAULT_PUSH_RATE = 8.0
+# The shared bucket admits the account's rate in any window of (1 + margin) seconds: requests from
+# several processes arrive with more jitter than one process's spacing (ct_ometria.ometria.shared_rate).
+DEFAULT_PUSH_RATE_MARGIN = 0.10
 
 CTP_VARIABLES = ("CTP_PROJECT_KEY", "CTP_CLIENT_ID", "CTP_CLIENT_SECRET", "CTP_AUTH_URL", "CTP_API_URL")
 OMETRIA_VARIABLES = ("OMETRIA_API_KEY",)
@@ -124,6 +127,24 @@ def check_rate(rate: float) -> float:
     if not rate > 0:
         raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be a positive number, got {rate}")
     return rate
+
+
+def push_rate_margin(env: Mapping[str, str] | None = None) -> float:
+    """OMETRIA_PUSH_RATE_MARGIN: how much longer than a second the shared bucket's window is (default 0.10:
+    8 requests in any 1.1 s). Smaller is faster and leaves less room for arrival jitter between processes."""
+    raw = env_value("OMETRIA_PUSH_RATE_MARGIN", env=env)
+    if raw is None:
+        return DEFAULT_PUSH_RATE_MARGIN
+    try:
+        return check_margin(float(raw))
+    except ValueError:
+        raise ConfigError(f"OMETRIA_PUSH_RATE_MARGIN must be a number in [0.02, 1], got {raw!r}") from None
+
+
+def check_margin(margin: float) -> float:
+    if not 0.02 <= margin <= 1:
+        raise ConfigError(f"OMETRIA_PUSH_RATE_MARGIN must be a number in [0.02, 1], got {margin}")
+    return margin
 
 
 def ometria_from_env(env: Mapping[str, str] | None = None) -> OmetriaSettings:

@@ -21,8 +21,10 @@ from ct_ometria.settings import (
     DEFAULT_HTTP_TIMEOUT,
     DEFAULT_OMETRIA_API_URL,
     DEFAULT_PUSH_RATE,
+    DEFAULT_PUSH_RATE_MARGIN,
     CommercetoolsSettings,
     OmetriaSettings,
+    check_margin,
 )
 
 
@@ -75,11 +77,14 @@ class OmetriaResource(ConfigurableResource):
     shared_rate_url: str | None = None
     # On PostgreSQL, the schema of the bucket's table (the ledger's).
     shared_rate_schema: str = POSTGRES_SCHEMA
+    # The shared push bucket admits the rate in any (1 + margin) seconds (OMETRIA_PUSH_RATE_MARGIN).
+    push_rate_margin: float = DEFAULT_PUSH_RATE_MARGIN
     # Seconds to wait for an answer before the call counts as a transient failure (CT_OMETRIA_HTTP_TIMEOUT_SECONDS).
     timeout_seconds: float = DEFAULT_HTTP_TIMEOUT
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self.settings()
+        check_margin(self.push_rate_margin)
 
     def settings(self) -> OmetriaSettings:
         return OmetriaSettings.build(
@@ -94,7 +99,7 @@ class OmetriaResource(ConfigurableResource):
             if self.shared_rate_url:
                 # Pushes (8 per second) and REST reads (4 per second) are counted per account.
                 gates.append(shared_rate(self.shared_rate_url, settings.push_rate_per_second, "ometria_push",
-                                         self.shared_rate_schema))
+                                         self.shared_rate_schema, margin=self.push_rate_margin))
                 gates.append(shared_rate(self.shared_rate_url, REST_RATE_PER_SECOND, "ometria_rest", self.shared_rate_schema))
             pacer = Pacer(settings.push_rate_per_second, shared=gates[0] if gates else None)
             read_pacer = Pacer(REST_RATE_PER_SECOND, shared=gates[1] if gates else None)

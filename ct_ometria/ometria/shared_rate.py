@@ -4,7 +4,8 @@ Backfill runs, the daily sync and the event runs are separate processes (often o
 each paces itself, but Ometria counts the account's requests together. pyrate-limiter keeps the
 account's slots in a shared bucket: a PostgreSQL table when the ledger is on PostgreSQL (production),
 a file-locked SQLite file beside the ledger otherwise. The bucket allows ``rate`` requests in any
-window of ``1 + margin`` seconds; each process still spaces its own requests evenly (the pacer).
+window of ``1 + margin`` seconds (``OMETRIA_PUSH_RATE_MARGIN``, default 0.10); each process still spaces
+its own requests evenly (the pacer).
 
 Why a window and not one request per ``1/rate`` seconds: a bucket stamps a request when it asks,
 a few milliseconds before it is admitted, so under contention two processes' requests landed closer
@@ -33,9 +34,10 @@ from pyrate_limiter import Limiter, PostgresBucket, Rate, SQLiteBucket
 from sqlalchemy.engine import make_url
 
 from ct_ometria.errors import ConfigError
+from ct_ometria.settings import DEFAULT_PUSH_RATE_MARGIN, check_margin
 
 # Wider than the pacer's 3%: arrivals from several processes jitter more than one process's spacing.
-SAFETY_MARGIN = 0.10
+SAFETY_MARGIN = DEFAULT_PUSH_RATE_MARGIN
 # A blocked acquire sleeps the remaining delay plus this much; small, or spacing grows with it.
 BUFFER_MS = 1
 
@@ -56,11 +58,11 @@ class _SQLiteBucket(_StampsWhenPut, SQLiteBucket):
     pass
 
 
-def account_rate(rate_per_second: float) -> Rate:
+def account_rate(rate_per_second: float, margin: float = SAFETY_MARGIN) -> Rate:
     """``rate`` requests per (1 + margin) seconds; below one per second, one per (1 + margin) / rate."""
     if rate_per_second >= 1:
-        return Rate(math.floor(rate_per_second), math.ceil(1000 * (1 + SAFETY_MARGIN)))
-    return Rate(1, math.ceil(1000 * (1 + SAFETY_MARGIN) / rate_per_second))
+        return Rate(math.floor(rate_per_second), math.ceil(1000 * (1 + margin)))
+    return Rate(1, math.ceil(1000 * (1 + margin) / rate_per_second))
 
 
 def _connection_lost(error: BaseException) -> bool:
@@ -114,12 +116,13 @@ class SharedRate:
 
 
 def shared_rate(database_url: str, rate_per_second: float, name: str = "ometria_push",
-                schema: str = "ct_ometria") -> SharedRate:  # fmt: skip
+                schema: str = "ct_ometria", margin: float = SAFETY_MARGIN) -> SharedRate:  # fmt: skip
     """The account's shared gate in the database at ``database_url`` (PostgreSQL: a table in the
-    ledger's ``schema``; SQLite: a file beside the ledger)."""
+    ledger's ``schema``; SQLite: a file beside the ledger), admitting ``rate_per_second`` requests in
+    any ``1 + margin`` seconds."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", name):
         raise ConfigError(f"a rate bucket name must be a short lower-case identifier, got {name!r}")
-    rates = [account_rate(rate_per_second)]
+    rates = [account_rate(rate_per_second, check_margin(margin))]
     url = make_url(database_url)
     if url.get_backend_name() == "postgresql":
         from psycopg_pool import ConnectionPool

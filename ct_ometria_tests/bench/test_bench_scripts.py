@@ -29,14 +29,15 @@ def test_the_backfill_benchmark_sends_the_whole_store_without_a_429(tmp_path):
     store = Store(500, 5)
     assert figures["records_sent"] == store.records() == 800
     assert figures["stored"] == {"contact": 100, "order": 500, "product": 200, "custom_event": 0}
-    assert figures["throttled_429"] == 0 and figures["peak_rss_mb"] > 0
+    assert figures["throttled_429"] == 0 and figures["peak_rss_mb"] > 0 and figures["push_rate_margin"] == 0.10
 
 
 def test_the_backfill_benchmark_can_sync_only_the_last_days_of_a_store(tmp_path):
-    figures = script("backfill", "--orders", "500", "--days", "5", "--last-days", "2", "--latency-ms", "0", tmp_path=tmp_path)
+    figures = script("backfill", "--orders", "500", "--days", "5", "--last-days", "2", "--latency-ms", "0",
+                     "--push-rate-margin", "0.04", tmp_path=tmp_path)  # fmt: skip
     # Orders and customers of the last two of five days; the products those orders name are pulled forward.
     assert figures["stored"]["order"] == 200 and figures["stored"]["contact"] == 40
-    assert figures["last_days"] == 2 and figures["throttled_429"] == 0
+    assert figures["last_days"] == 2 and figures["throttled_429"] == 0 and figures["push_rate_margin"] == 0.04
 
 
 def test_the_delta_benchmark_sends_exactly_the_changed_records(tmp_path):

@@ -156,3 +156,22 @@ def test_a_request_whose_thread_resumes_late_is_stamped_when_it_really_asks(shar
     assert len(went) == 36
     assert calls[0] >= 4  # some waits did end late
     assert max(sum(1 for t in went if s <= t < s + 1.0) for s in went) <= 8
+
+
+def test_the_margin_widens_the_window_the_rate_is_counted_in(shared_url):
+    # Half a second of margin: never more than 8 requests in any 1.5 s (the default 1.1 s window lets
+    # the ninth through 1.1 s after the first, inside such a span).
+    import time
+
+    from ct_ometria.ometria.shared_rate import shared_rate
+
+    gate = shared_rate(shared_url, 8, schema=SCHEMA, margin=0.5)
+    went: list[float] = []
+    try:
+        for _ in range(12):
+            gate.acquire()
+            went.append(time.monotonic())
+    finally:
+        gate.close()
+    assert max(sum(1 for t in went if s <= t < s + 1.5) for s in went) <= 8
+    assert went[8] - went[0] >= 1.45

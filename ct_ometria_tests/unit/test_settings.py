@@ -203,3 +203,27 @@ def test_a_process_that_loads_the_code_location_freezes_it_and_collects_young_ob
     before, after, frozen = (int(word) for word in done.stdout.split())
     assert before == 700 and after == YOUNG_THRESHOLD > before
     assert frozen > 100_000  # Dagster, pandas, pandera, pydantic and the definitions
+
+
+@pytest.mark.parametrize("raw", ["0", "0.01", "-0.1", "1.5", "nan", "wide"])
+def test_a_wrong_push_rate_margin_names_its_variable(raw):
+    from ct_ometria.settings import push_rate_margin
+
+    with pytest.raises(ConfigError, match="OMETRIA_PUSH_RATE_MARGIN"):
+        push_rate_margin({"OMETRIA_PUSH_RATE_MARGIN": raw})
+
+
+def test_the_push_rate_margin_defaults_to_a_tenth_and_reaches_the_shared_bucket(tmp_path, monkeypatch):
+    from ct_ometria.defs.resources import OmetriaResource
+    from ct_ometria.settings import push_rate_margin
+
+    assert push_rate_margin({}) == 0.10 and push_rate_margin({"OMETRIA_PUSH_RATE_MARGIN": "0.04"}) == 0.04
+    monkeypatch.setenv("OMETRIA_PUSH_RATE_MARGIN", "0.04")
+    from ct_ometria.definitions import build_resources
+
+    assert build_resources()["ometria"].push_rate_margin == 0.04
+    ometria = OmetriaResource(api_key="k" * 20, api_url="http://127.0.0.1:9", push_rate_margin=0.04,
+                              shared_rate_url=f"sqlite:///{tmp_path / 'ledger.db'}")  # fmt: skip
+    with ometria.client() as client:
+        (bucket,) = client.pacer.shared._limiter.bucket_factory.get_buckets()
+        assert [(rate.limit, rate.interval) for rate in bucket.rates] == [(8, 1040)]
