@@ -36,6 +36,9 @@ POSTGRES_SCHEMA = "ct_ometria"
 ASYNC_STAGE = "ometria_validation"
 MIGRATIONS = Path(__file__).with_name("migrations")
 CHUNK = 500
+# pushed_records is analysed again once this share of it (and at least this many rows) changed.
+STATISTICS_SHARE = 0.2
+STATISTICS_MINIMUM = 5_000
 _migrated: set[tuple[str, str]] = set()
 _migrate_lock = threading.Lock()
 _local_locks: dict[tuple[str, str, str], threading.Lock] = {}
@@ -195,6 +198,8 @@ class Ledger:
         """(content hash, source version, identity hash) of each record Ometria accepted."""
         found: dict[str, tuple[str, int | None, str | None]] = {}
         columns = pushed_records.c
+        if len(record_ids) > CHUNK:
+            self._keep_statistics()
         with self.engine.connect() as connection:
             for start in range(0, len(record_ids), CHUNK):
                 chunk = list(record_ids[start : start + CHUNK])
@@ -205,6 +210,33 @@ class Ledger:
                 )
                 found.update({row.record_id: (row.content_hash, row.source_version, row.identity_hash) for row in rows})
         return found
+
+    def _keep_statistics(self) -> None:
+        """Analyse ``pushed_records`` when a fifth of it changed since PostgreSQL last did.
+
+        A bulk lookup finds its ids through the primary key only while the planner knows how many
+        rows of the type there are. A backfill grows the table from nothing to millions of rows in
+        hours, and its mix of types shifts (contacts, then orders); with statistics from an emptier
+        table, the planner expected a few hundred order rows and read all of them through the
+        (record_type, source_id) index for each 500 ids: 173 ms against 3 ms at 400,000 rows, and
+        planning one run's 19,000 orders took 3-5 s instead of 0.1. Autovacuum analyses the table in
+        time where it runs and keeps up; where it is off or lags, the ledger does it here. A
+        database user that may not analyse the table leaves it to autovacuum."""
+        if not self._postgres:
+            return
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables "
+                     "WHERE schemaname = :schema AND relname = :table"),
+                {"schema": self.schema, "table": pushed_records.name},
+            ).first()  # fmt: skip
+            if row is None or row.n_mod_since_analyze < max(STATISTICS_MINIMUM, STATISTICS_SHARE * row.n_live_tup):
+                return
+            try:
+                connection.execute(text(f"ANALYZE {self.schema}.{pushed_records.name}"))
+                connection.commit()
+            except DBAPIError:
+                connection.rollback()
 
     def plan(self, candidates: Iterable[Candidate]) -> Plan:
         plan = Plan()

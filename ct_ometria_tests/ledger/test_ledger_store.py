@@ -88,3 +88,60 @@ def test_a_letter_whose_id_outgrows_the_column_is_parked_under_a_digest(url_and_
     assert ledger.dead_letters(record_id=long_id) == [open_letter]  # found by the id it was parked under
     ledger.resolve_sources([long_id])
     assert ledger.dead_letters() == []
+
+
+def _lookup_plan(connection, schema: str) -> str:
+    ids = ", ".join(f"'{uuid.uuid4().hex}'" for _ in range(500))
+    rows = connection.execute(text(f"EXPLAIN SELECT record_id FROM {schema}.pushed_records "
+                                   f"WHERE record_type = 'order' AND record_id IN ({ids})")).scalars()  # fmt: skip
+    return "\n".join(rows)
+
+
+def _insert_counted(engine, schema: str, record_type: str, count: int) -> None:
+    """``count`` rows straight into the table, then wait until PostgreSQL's statistics counters show them."""
+    with engine.begin() as connection:
+        before = connection.execute(text("SELECT coalesce(sum(n_mod_since_analyze), 0) FROM pg_stat_user_tables "
+                                         "WHERE schemaname = :s AND relname = 'pushed_records'"), {"s": schema}).scalar()  # fmt: skip
+        connection.execute(text(
+            f"INSERT INTO {schema}.pushed_records (record_type, record_id, content_hash, source_id, pushed_at) "
+            f"SELECT '{record_type}', '{record_type}-' || i, md5(i::text), '{record_type}-' || i, now() "
+            f"FROM generate_series(1, {count}) i"))  # fmt: skip
+    for _ in range(100):
+        with engine.connect() as connection:
+            now = connection.execute(text("SELECT coalesce(sum(n_mod_since_analyze), 0) FROM pg_stat_user_tables "
+                                          "WHERE schemaname = :s AND relname = 'pushed_records'"), {"s": schema}).scalar()  # fmt: skip
+        if now >= before + count:
+            return
+        __import__("time").sleep(0.1)
+    raise AssertionError("the statistics counters never showed the inserted rows")
+
+
+def test_bulk_lookups_keep_the_ledgers_statistics_fresh_as_a_backfill_grows_it(ledger_schema):
+    # A backfill pushes contacts first, then orders by the hundred thousand. Analysed while it held
+    # contacts only, the planner expects almost no order rows and reads every one of them through the
+    # source index for each 500 ids; the ledger's next bulk lookup analyses the table again, and the
+    # lookups go by the primary key.
+    ledger = Ledger(POSTGRES_URL, ledger_schema)
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f"ALTER TABLE {ledger_schema}.pushed_records SET (autovacuum_enabled = false)"))
+    _insert_counted(engine, ledger_schema, "contact", 20_000)
+    ledger.known("contact", [f"contact-{i}" for i in range(1, 1001)])
+    _insert_counted(engine, ledger_schema, "order", 150_000)
+    with engine.connect() as connection:
+        assert "pushed_records_source" in _lookup_plan(connection, ledger_schema)  # what the stale statistics choose
+    found = ledger.known("order", [f"order-{i}" for i in range(1, 1001)] + [f"absent-{i}" for i in range(1000)])
+    assert len(found) == 1000
+    with engine.connect() as connection:
+        plan = _lookup_plan(connection, ledger_schema)
+    assert "pushed_records_pkey" in plan and "pushed_records_source" not in plan
+    # Statistics that are fresh are not gathered again.
+    with engine.connect() as connection:
+        analysed = connection.execute(text("SELECT analyze_count FROM pg_stat_user_tables WHERE schemaname = :s "
+                                           "AND relname = 'pushed_records'"), {"s": ledger_schema}).scalar()  # fmt: skip
+    ledger.known("order", [f"order-{i}" for i in range(1, 1001)])
+    with engine.connect() as connection:
+        again = connection.execute(text("SELECT analyze_count FROM pg_stat_user_tables WHERE schemaname = :s "
+                                        "AND relname = 'pushed_records'"), {"s": ledger_schema}).scalar()  # fmt: skip
+    assert analysed == again == 2
+    engine.dispose()
