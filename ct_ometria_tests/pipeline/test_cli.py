@@ -201,6 +201,9 @@ def test_a_range_can_run_as_chunks_of_days_two_at_a_time(emulator, sandbox, cli_
         ranges = sorted(r.tags["dagster/asset_partition_range_start"] for r in runs)
         assert ranges == ["2024-05-01", "2024-05-02", "2024-05-03"]
         assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+        # Their pool claims go in the order the parts were given: each later run a step below.
+        priorities = {r.tags["dagster/asset_partition_range_start"]: r.tags["dagster/priority"] for r in runs}
+        assert priorities == {"2024-05-01": "0", "2024-05-02": "-1", "2024-05-03": "-2"}
 
 
 def test_a_range_is_cut_into_runs_by_its_documents(emulator, sandbox, cli_env, tmp_path):
