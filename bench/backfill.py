@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import CEILING, idle_spans, peak_window, pushes, received, servers, timed_sync  # noqa: E402
+from bench.common import (  # noqa: E402
+    CEILING, add_margin_option, apply_margin, idle_spans, peak_window, pushes, received, servers, timed_sync,
+)
 from bench.store import Store  # noqa: E402
-from ct_ometria.settings import push_rate_margin  # noqa: E402
 
 
 def main() -> int:
@@ -39,17 +40,14 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true", help="the PostgreSQL instance and ledger (needed for --workers > 1)")
     parser.add_argument("--ometria-pool", type=int, default=None,
                         help="push steps at once across runs (the instance's `ometria` pool limit)")
-    parser.add_argument("--push-rate-margin", type=float, default=None,
-                        help="OMETRIA_PUSH_RATE_MARGIN for the sync: the shared bucket's window is 1 + margin seconds (default 0.10)")
+    add_margin_option(parser)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=None, help="write the sync's whole output (every run's) here")
     args = parser.parse_args()
     store = Store(args.orders, args.days)
     with servers(args.orders, args.days, args.latency_ms, postgres=args.postgres, ometria_pool=args.ometria_pool) as bench:
         last = store.end - dt.timedelta(days=1)
-        if args.push_rate_margin is not None:
-            bench.env["OMETRIA_PUSH_RATE_MARGIN"] = str(args.push_rate_margin)
-        margin = push_rate_margin(bench.env)
+        margin = apply_margin(bench, args.push_rate_margin)
         extra = ["--workers", str(args.workers)]
         if args.days_per_run:
             extra += ["--days-per-run", str(args.days_per_run)]

@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ct_ometria.local.process import LocalServer  # noqa: E402
+from ct_ometria.settings import push_rate_margin  # noqa: E402
 
 CT_READY = re.compile(r"bench commercetools on (http://127\.0\.0\.1:\d+) pid=(\d+)")
 SANDBOX_READY = re.compile(r"ometria sandbox on (http://127\.0\.0\.1:\d+) pid=(\d+)")
@@ -173,6 +174,19 @@ class Timed:
     output: str
     cpu_seconds: float = 0.0
     started_at: float = 0.0  # wall clock (time.time()) when the sync process was started
+
+
+def add_margin_option(parser: Any) -> None:
+    parser.add_argument("--push-rate-margin", type=float, default=None,
+                        help="OMETRIA_PUSH_RATE_MARGIN for every process: the shared bucket's window is 1 + margin seconds "
+                             "(default 0.10)")  # fmt: skip
+
+
+def apply_margin(bench: Bench, margin: float | None) -> float:
+    """Give the bench's processes ``margin`` (when set); the margin they use."""
+    if margin is not None:
+        bench.env["OMETRIA_PUSH_RATE_MARGIN"] = str(margin)
+    return push_rate_margin(bench.env)
 
 
 def timed_sync(bench: Bench, start: dt.date, end: dt.date, *extra: str) -> Timed:

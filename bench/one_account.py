@@ -24,15 +24,19 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import POSTGRES_URL, ROOT, peak_window, pushes, servers, timed_sync  # noqa: E402
+from bench.common import (  # noqa: E402
+    POSTGRES_URL, ROOT, add_margin_option, apply_margin, peak_window, pushes, servers, timed_sync,
+)
 from bench.store import Store  # noqa: E402
 
 EVENTS = textwrap.dedent('''
     import os, sys, time
     from ct_ometria.defs.resources import OmetriaResource
+    from ct_ometria.settings import push_rate_margin
     resource = OmetriaResource(api_key=os.environ["OMETRIA_API_KEY"], api_url=os.environ["OMETRIA_API_URL"],
                                shared_rate_url=os.environ["CT_OMETRIA_DATABASE_URL"],
-                               shared_rate_schema=os.environ["CT_OMETRIA_DATABASE_SCHEMA"])
+                               shared_rate_schema=os.environ["CT_OMETRIA_DATABASE_SCHEMA"],
+                               push_rate_margin=push_rate_margin())
     sent = 0
     with resource.client() as client:
         while not os.path.exists(sys.argv[1]):
@@ -48,12 +52,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=20)
+    add_margin_option(parser)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     store = Store(args.orders, args.days)
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     with servers(args.orders, args.days, latency_ms=50) as bench:
         bench.env.update({"CT_OMETRIA_DATABASE_URL": POSTGRES_URL, "CT_OMETRIA_DATABASE_SCHEMA": schema})
+        margin = apply_margin(bench, args.push_rate_margin)
         stop = bench.home / "stop-events"
         events = subprocess.Popen([sys.executable, "-c", EVENTS, str(stop)], cwd=ROOT, env=bench.env,
                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
@@ -75,6 +81,7 @@ def main() -> int:
     failed = [run.output[-2000:] for run in runs if run.returncode != 0]
     figures = {
         "orders": args.orders, "sync_processes": 2, "event_records": event_records,
+        "push_rate_margin": margin,
         "push_requests": len(requests), "records": sum(r["record_count"] for r in requests),
         "throttled_429": stats["throttled"], "push_429": len(refused), "peak_pushes_in_1s": peak_window(requests),
         "wall_seconds": round(max(run.seconds for run in runs), 1), "failed_runs": len(failed),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,15 +31,19 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from ct_ometria.errors import ConfigError
 from ct_ometria.ledger.tables import SCHEMA_LOCK_ID, cursors, dead_letters, push_batches, pushed_records
 
+logger = logging.getLogger("ct_ometria.ledger")
+
 POSTGRES_SCHEMA = "ct_ometria"
 # Ometria validates after accepting: letters of this stage are resolved by the harvest that follows
 # an accepted push without a new error, not by the acceptance itself.
 ASYNC_STAGE = "ometria_validation"
 MIGRATIONS = Path(__file__).with_name("migrations")
 CHUNK = 500
-# pushed_records is analysed again once this share of it (and at least this many rows) changed.
+# pushed_records is analysed again once this share of it (and at least this many rows) changed, and
+# not again by the same ledger within this many seconds (a failing analysis is not retried at once).
 STATISTICS_SHARE = 0.2
 STATISTICS_MINIMUM = 5_000
+STATISTICS_CHECK_SECONDS = 30.0
 _migrated: set[tuple[str, str]] = set()
 _migrate_lock = threading.Lock()
 _local_locks: dict[tuple[str, str, str], threading.Lock] = {}
@@ -117,6 +122,7 @@ class Ledger:
         self.schema = schema
         self.engine = engine_for(url, schema)
         self._postgres = self.engine.dialect.name == "postgresql"
+        self._analysed_at = -STATISTICS_CHECK_SECONDS
         self.migrate(revision)
 
     def migrate(self, revision: str = "head") -> None:
@@ -219,24 +225,29 @@ class Ledger:
         hours, and its mix of types shifts (contacts, then orders); with statistics from an emptier
         table, the planner expected a few hundred order rows and read all of them through the
         (record_type, source_id) index for each 500 ids: 173 ms against 3 ms at 400,000 rows, and
-        planning one run's 19,000 orders took 3-5 s instead of 0.1. Autovacuum analyses the table in
-        time where it runs and keeps up; where it is off or lags, the ledger does it here. A
-        database user that may not analyse the table leaves it to autovacuum."""
-        if not self._postgres:
+        looking up one run's 19,000 orders took 3-5 s instead of 0.3. Autovacuum analyses the table
+        where it runs, a while after it grew; where it is off or lags, the ledger does it here.
+        PostgreSQL skips, with a warning, the analysis a user that does not own the table asks for:
+        there autovacuum's are all there is. ``SKIP_LOCKED``: while another run (or a vacuum) holds
+        the table's maintenance lock, this lookup does not wait for it."""
+        if not self._postgres or time.monotonic() - self._analysed_at < STATISTICS_CHECK_SECONDS:
             return
         with self.engine.connect() as connection:
             row = connection.execute(
                 text("SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables "
                      "WHERE schemaname = :schema AND relname = :table"),
-                {"schema": self.schema, "table": pushed_records.name},
+                # The schema is created unquoted (CREATE SCHEMA ct_ometria): PostgreSQL keeps it lower-case.
+                {"schema": self.schema.lower(), "table": pushed_records.name},
             ).first()  # fmt: skip
             if row is None or row.n_mod_since_analyze < max(STATISTICS_MINIMUM, STATISTICS_SHARE * row.n_live_tup):
                 return
+            self._analysed_at = time.monotonic()
             try:
-                connection.execute(text(f"ANALYZE {self.schema}.{pushed_records.name}"))
+                connection.execute(text(f"ANALYZE (SKIP_LOCKED) {self.schema}.{pushed_records.name}"))
                 connection.commit()
-            except DBAPIError:
+            except DBAPIError as error:  # a statement timeout, say: the lookup goes on with the old statistics
                 connection.rollback()
+                logger.warning("could not analyse the ledger's pushed_records: %s", type(error.orig).__name__)
 
     def plan(self, candidates: Iterable[Candidate]) -> Plan:
         plan = Plan()

@@ -37,6 +37,7 @@ from ct_ometria.errors import ConfigError
 from ct_ometria.settings import DEFAULT_PUSH_RATE_MARGIN, check_margin
 
 # Wider than the pacer's 3%: arrivals from several processes jitter more than one process's spacing.
+# The REST bucket's margin always; the push bucket's unless OMETRIA_PUSH_RATE_MARGIN says otherwise.
 SAFETY_MARGIN = DEFAULT_PUSH_RATE_MARGIN
 # A blocked acquire sleeps the remaining delay plus this much; small, or spacing grows with it.
 BUFFER_MS = 1

@@ -46,6 +46,14 @@ def test_the_delta_benchmark_sends_exactly_the_changed_records(tmp_path):
     assert figures["changed_sources"] == 50 + 10 + 3 and figures["records_sent"] == 50 + 10 + 3 * 4
 
 
+def test_the_one_account_benchmark_runs_two_backfills_and_events_under_the_accounts_rate(tmp_path):
+    figures = script("one_account", "--orders", "2000", "--days", "4", "--push-rate-margin", "0.1", tmp_path=tmp_path)
+    store = Store(2000, 4)
+    assert figures["failed_runs"] == 0 and figures["push_rate_margin"] == 0.1
+    assert figures["records"] == store.records() + figures["event_records"] and figures["event_records"] > 0
+    assert figures["throttled_429"] == 0
+
+
 def test_the_cpu_benchmark_prints_a_cost_per_thousand_records(tmp_path):
     figures = script("cpu", "--orders", "500", tmp_path=tmp_path)
     assert figures["all"]["records"] == 500 + 100 + 50 * 4 and figures["all"]["ms_per_1000"] > 0

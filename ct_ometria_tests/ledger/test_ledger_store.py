@@ -1,6 +1,7 @@
 """The ledger's own behaviour, on SQLite and on the machine's PostgreSQL."""
 
 import os
+import time
 import uuid
 
 import pytest
@@ -97,51 +98,55 @@ def _lookup_plan(connection, schema: str) -> str:
     return "\n".join(rows)
 
 
+def _table_statistics(engine, schema: str) -> tuple[int, int]:
+    """(rows changed since the last analysis, analyses so far) of the ledger's pushed_records."""
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT n_mod_since_analyze, analyze_count FROM pg_stat_user_tables "
+                                      "WHERE schemaname = :s AND relname = 'pushed_records'"), {"s": schema}).one()  # fmt: skip
+    return row.n_mod_since_analyze, row.analyze_count
+
+
 def _insert_counted(engine, schema: str, record_type: str, count: int) -> None:
     """``count`` rows straight into the table, then wait until PostgreSQL's statistics counters show them."""
+    before, _ = _table_statistics(engine, schema)
     with engine.begin() as connection:
-        before = connection.execute(text("SELECT coalesce(sum(n_mod_since_analyze), 0) FROM pg_stat_user_tables "
-                                         "WHERE schemaname = :s AND relname = 'pushed_records'"), {"s": schema}).scalar()  # fmt: skip
         connection.execute(text(
             f"INSERT INTO {schema}.pushed_records (record_type, record_id, content_hash, source_id, pushed_at) "
             f"SELECT '{record_type}', '{record_type}-' || i, md5(i::text), '{record_type}-' || i, now() "
             f"FROM generate_series(1, {count}) i"))  # fmt: skip
-    for _ in range(100):
-        with engine.connect() as connection:
-            now = connection.execute(text("SELECT coalesce(sum(n_mod_since_analyze), 0) FROM pg_stat_user_tables "
-                                          "WHERE schemaname = :s AND relname = 'pushed_records'"), {"s": schema}).scalar()  # fmt: skip
-        if now >= before + count:
-            return
-        __import__("time").sleep(0.1)
-    raise AssertionError("the statistics counters never showed the inserted rows")
+    deadline = time.monotonic() + 10
+    while _table_statistics(engine, schema)[0] < before + count:
+        assert time.monotonic() < deadline, "the statistics counters never showed the inserted rows"
+        time.sleep(0.1)
 
 
-def test_bulk_lookups_keep_the_ledgers_statistics_fresh_as_a_backfill_grows_it(ledger_schema):
+def test_bulk_lookups_keep_the_ledgers_statistics_fresh_as_a_backfill_grows_it(ledger_schema, monkeypatch):
     # A backfill pushes contacts first, then orders by the hundred thousand. Analysed while it held
     # contacts only, the planner expects almost no order rows and reads every one of them through the
     # source index for each 500 ids; the ledger's next bulk lookup analyses the table again, and the
     # lookups go by the primary key.
+    from ct_ometria.ledger import store
+
+    monkeypatch.setattr(store, "STATISTICS_CHECK_SECONDS", 0.0)  # the two analyses come seconds apart here
     ledger = Ledger(POSTGRES_URL, ledger_schema)
     engine = create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(text(f"ALTER TABLE {ledger_schema}.pushed_records SET (autovacuum_enabled = false)"))
-    _insert_counted(engine, ledger_schema, "contact", 20_000)
-    ledger.known("contact", [f"contact-{i}" for i in range(1, 1001)])
-    _insert_counted(engine, ledger_schema, "order", 150_000)
-    with engine.connect() as connection:
-        assert "pushed_records_source" in _lookup_plan(connection, ledger_schema)  # what the stale statistics choose
-    found = ledger.known("order", [f"order-{i}" for i in range(1, 1001)] + [f"absent-{i}" for i in range(1000)])
-    assert len(found) == 1000
-    with engine.connect() as connection:
-        plan = _lookup_plan(connection, ledger_schema)
-    assert "pushed_records_pkey" in plan and "pushed_records_source" not in plan
-    # Statistics that are fresh are not gathered again.
-    with engine.connect() as connection:
-        analysed = connection.execute(text("SELECT analyze_count FROM pg_stat_user_tables WHERE schemaname = :s "
-                                           "AND relname = 'pushed_records'"), {"s": ledger_schema}).scalar()  # fmt: skip
-    ledger.known("order", [f"order-{i}" for i in range(1, 1001)])
-    with engine.connect() as connection:
-        again = connection.execute(text("SELECT analyze_count FROM pg_stat_user_tables WHERE schemaname = :s "
-                                        "AND relname = 'pushed_records'"), {"s": ledger_schema}).scalar()  # fmt: skip
-    assert analysed == again == 2
-    engine.dispose()
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"ALTER TABLE {ledger_schema}.pushed_records SET (autovacuum_enabled = false)"))
+        _insert_counted(engine, ledger_schema, "contact", 20_000)
+        ledger.known("contact", [f"contact-{i}" for i in range(1, 1001)])
+        _insert_counted(engine, ledger_schema, "order", 150_000)
+        with engine.connect() as connection:
+            assert "pushed_records_source" in _lookup_plan(connection, ledger_schema)  # what the stale statistics choose
+        found = ledger.known("order", [f"order-{i}" for i in range(1, 1001)] + [f"absent-{i}" for i in range(1000)])
+        assert len(found) == 1000
+        with engine.connect() as connection:
+            plan = _lookup_plan(connection, ledger_schema)
+        assert "pushed_records_pkey" in plan and "pushed_records_source" not in plan
+        # Statistics that are fresh are not gathered again.
+        assert _table_statistics(engine, ledger_schema)[1] == 2
+        ledger.known("order", [f"order-{i}" for i in range(1, 1001)])
+        assert _table_statistics(engine, ledger_schema)[1] == 2
+    finally:
+        ledger.engine.dispose()
+        engine.dispose()

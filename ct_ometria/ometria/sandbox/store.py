@@ -13,7 +13,7 @@ from typing import Any
 from .config import SandboxConfig
 from .identity import IdentityIndex
 from .ratelimit import SlidingWindowLimiter
-from .rules import MAX_EVENT_TYPE_CHARS, validate_record
+from .rules import MAX_EVENT_TYPE_CHARS, RECORD_TYPES, validate_record
 
 CONTROL_FIELDS = frozenset({"@merge", "@force_optin", "@add_to_lists", "@remove_from_lists"})
 ERRORS_LISTED = 100  # GET /v2/push/_errors returns the newest 100
@@ -57,7 +57,7 @@ class Account:
             # them on each request held the lock, and every push arriving meanwhile, for a second at
             # 700,000 records. Revenue per currency as [orders, millionths of a unit], so taking an
             # order's total back is exact.
-            self.counts = {t: 0 for t in ("contact", "order", "product", "custom_event")}
+            self._counts = dict.fromkeys(RECORD_TYPES, 0)
             self._revenue: dict[str, list[int]] = {}
             self.contact_meta: dict[RecordKey, dict[str, Any]] = {}
             self.identity = IdentityIndex()
@@ -177,7 +177,7 @@ class Account:
             self.identity.claim(key, merged, request_id)
             self._update_contact_meta(key, record)
         if existing is None:
-            self.counts[record_type] += 1
+            self._counts[record_type] += 1
         elif record_type == "order":
             self._count_revenue(existing, -1)
         if record_type == "order":
@@ -189,9 +189,13 @@ class Account:
         total = order.get("grand_total")
         if order.get("is_valid") is False or not isinstance(total, (int, float)) or isinstance(total, bool):
             return
+        try:
+            micros = round(total * 1_000_000)
+        except (OverflowError, ValueError):
+            return  # beyond what a float holds: no revenue any report could show
         entry = self._revenue.setdefault(order.get("currency") or "?", [0, 0])
         entry[0] += sign
-        entry[1] += sign * round(total * 1_000_000)
+        entry[1] += sign * micros
 
     def _update_contact_meta(self, key: RecordKey, record: dict[str, Any]) -> None:
         meta = self.contact_meta.setdefault(key, {"force_optin": False, "lists": []})
@@ -267,7 +271,7 @@ class Account:
     def stats(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "records": dict(self.counts),
+                "records": dict(self._counts),
                 "queued": len(self.queue),
                 "errors": self.error_count,
                 "requests": len(self.requests),
