@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import re
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    CEILING, add_margin_option, apply_margin, idle_spans, peak_window, pushes, received, servers, timed_sync,
+    CEILING, add_margin_option, apply_margin, idle_spans, peak_window, pushes, received, report, servers, timed_sync,
 )
 from bench.store import Store  # noqa: E402
 
@@ -87,10 +86,7 @@ def main() -> int:
         # On a machine this small the servers share the sync's cores: where the CPU went.
         "cpu_seconds": {"sync": run.cpu_seconds, **servers_cpu}, "cores": os.cpu_count(),
     }  # fmt: skip
-    for key, value in figures.items():
-        print(f"{key:>32}: {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    report(figures, args.json)
     return 0
 
 

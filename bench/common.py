@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import re
 import secrets
@@ -174,6 +175,15 @@ class Timed:
     output: str
     cpu_seconds: float = 0.0
     started_at: float = 0.0  # wall clock (time.time()) when the sync process was started
+
+
+def report(figures: dict[str, Any], json_path: Path | None) -> None:
+    """Print ``figures`` one a line, and write them as JSON to ``json_path`` when given."""
+    width = max(map(len, figures))
+    for key, value in figures.items():
+        print(f"{key:>{width}}: {value}")
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2))
 
 
 def add_margin_option(parser: Any) -> None:

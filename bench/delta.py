@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import pushes, servers, timed_sync  # noqa: E402
+from bench.common import pushes, report, servers, timed_sync  # noqa: E402
 from bench.store import Store  # noqa: E402
 
 
@@ -68,10 +67,7 @@ def main() -> int:
         "full_seconds": round(full.seconds, 1), "delta_seconds": round(delta.seconds, 1),
         "delta_share_of_full": round(delta.seconds / full.seconds, 3),
     }  # fmt: skip
-    for key, value in figures.items():
-        print(f"{key:>28}: {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+    report(figures, args.json)
     return 0 if exact else 1
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    POSTGRES_URL, ROOT, add_margin_option, apply_margin, peak_window, pushes, servers, timed_sync,
+    POSTGRES_URL, ROOT, add_margin_option, apply_margin, peak_window, pushes, report, servers, timed_sync,
 )
 from bench.store import Store  # noqa: E402
 
@@ -86,8 +85,7 @@ def main() -> int:
         "throttled_429": stats["throttled"], "push_429": len(refused), "peak_pushes_in_1s": peak_window(requests),
         "wall_seconds": round(max(run.seconds for run in runs), 1), "failed_runs": len(failed),
     }  # fmt: skip
-    for key, value in figures.items():
-        print(f"{key:>20}: {value}")
+    report(figures, args.json)
     for output in failed:
         print(output)
     if os.environ.get("BENCH_DEBUG"):
@@ -95,8 +93,6 @@ def main() -> int:
         for r in refused[:3]:
             i = log.index(r)
             print([(x["received_at"][17:], x["status"], x["type"], x["record_count"]) for x in log[max(0, i - 10): i + 1]])
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
     return 0 if not failed and stats["throttled"] == 0 else 1
 
 

@@ -54,6 +54,12 @@ def test_the_one_account_benchmark_runs_two_backfills_and_events_under_the_accou
     assert figures["throttled_429"] == 0
 
 
+def test_the_lookup_benchmark_times_a_big_ledgers_lookups_before_and_after_its_analysis(tmp_path):
+    figures = script("lookup", "--rows", "100000", "--ids", "1200", tmp_path=tmp_path)
+    assert figures["rows"] == 100000 and figures["stale_seconds"] > 0 and figures["analysed_seconds"] > 0
+    assert "pushed_records_source" in figures["stale_plan"] and "pushed_records_pkey" in figures["analysed_plan"]
+
+
 def test_the_cpu_benchmark_prints_a_cost_per_thousand_records(tmp_path):
     figures = script("cpu", "--orders", "500", tmp_path=tmp_path)
     assert figures["all"]["records"] == 500 + 100 + 50 * 4 and figures["all"]["ms_per_1000"] > 0
