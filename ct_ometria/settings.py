@@ -7,8 +7,9 @@ the sync state database through ``CT_OMETRIA_DATABASE_URL`` and the mapping conf
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -112,38 +113,39 @@ def commercetools_from_env(env: Mapping[str, str] | None = None) -> Commercetool
     )
 
 
+def _number_from_env(name: str, default: float, check: Callable[..., float], env: Mapping[str, str] | None) -> float:
+    """``name``'s value as a number that ``check`` accepts; ``default`` when unset. Text that is not a
+    number goes to ``check`` as NaN, which every check refuses, naming the variable and the text."""
+    raw = env_value(name, env=env)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    return check(value, shown=repr(raw))
+
+
 def push_rate(env: Mapping[str, str] | None = None) -> float:
     """OMETRIA_PUSH_RATE_PER_SECOND: the account's push limit (8 unless Ometria raised it)."""
-    raw = env_value("OMETRIA_PUSH_RATE_PER_SECOND", env=env)
-    if raw is None:
-        return DEFAULT_PUSH_RATE
-    try:
-        return check_rate(float(raw))
-    except ValueError:
-        raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be a positive number, got {raw!r}") from None
+    return _number_from_env("OMETRIA_PUSH_RATE_PER_SECOND", DEFAULT_PUSH_RATE, check_rate, env)
 
 
-def check_rate(rate: float) -> float:
+def check_rate(rate: float, shown: str | None = None) -> float:
     if not rate > 0:
-        raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be a positive number, got {rate}")
+        raise ConfigError(f"OMETRIA_PUSH_RATE_PER_SECOND must be a positive number, got {shown or rate}")
     return rate
 
 
 def push_rate_margin(env: Mapping[str, str] | None = None) -> float:
     """OMETRIA_PUSH_RATE_MARGIN: how much longer than a second the shared bucket's window is (default 0.10:
     8 requests in any 1.1 s). Smaller is faster and leaves less room for arrival jitter between processes."""
-    raw = env_value("OMETRIA_PUSH_RATE_MARGIN", env=env)
-    if raw is None:
-        return DEFAULT_PUSH_RATE_MARGIN
-    try:
-        return check_margin(float(raw))
-    except ValueError:
-        raise ConfigError(f"OMETRIA_PUSH_RATE_MARGIN must be a number in [0.02, 1], got {raw!r}") from None
+    return _number_from_env("OMETRIA_PUSH_RATE_MARGIN", DEFAULT_PUSH_RATE_MARGIN, check_margin, env)
 
 
-def check_margin(margin: float) -> float:
+def check_margin(margin: float, shown: str | None = None) -> float:
     if not 0.02 <= margin <= 1:
-        raise ConfigError(f"OMETRIA_PUSH_RATE_MARGIN must be a number in [0.02, 1], got {margin}")
+        raise ConfigError(f"OMETRIA_PUSH_RATE_MARGIN must be a number in [0.02, 1], got {shown or margin}")
     return margin
 
 
