@@ -2,7 +2,7 @@
 
 Starts two ``ct-ometria sync`` processes over the two halves of the generated store's days, and a
 third process pushing custom events in small batches as the event runs do, all against one sandbox
-(8 pushes in any second, 429 beyond) and one ledger on PostgreSQL. Prints the pushes, the 429 answers
+(8 pushes in any second, 429 beyond), one ledger and one Dagster instance on PostgreSQL. Prints the pushes, the 429 answers
 and the most pushes the sandbox received in any second.
 
     .venv/bin/python bench/one_account.py --orders 20000
@@ -16,15 +16,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    POSTGRES_URL, ROOT, add_margin_option, apply_margin, peak_window, pushes, report, servers, timed_sync,
+    ROOT, add_margin_option, apply_margin, peak_window, pushes, report, servers, timed_sync,
 )
 from bench.store import Store  # noqa: E402
 
@@ -55,9 +52,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     store = Store(args.orders, args.days)
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with servers(args.orders, args.days, latency_ms=50) as bench:
-        bench.env.update({"CT_OMETRIA_DATABASE_URL": POSTGRES_URL, "CT_OMETRIA_DATABASE_SCHEMA": schema})
+    # Two sync processes at once need the PostgreSQL instance: SQLite storage serialises writers,
+    # and two processes creating its tables at once can fail to start (README, "Command line").
+    with servers(args.orders, args.days, latency_ms=50, postgres=True) as bench:
         margin = apply_margin(bench, args.push_rate_margin)
         stop = bench.home / "stop-events"
         events = subprocess.Popen([sys.executable, "-c", EVENTS, str(stop)], cwd=ROOT, env=bench.env,
@@ -75,8 +72,6 @@ def main() -> int:
         stats = bench.sandbox("stats")
         requests = pushes(bench)
         refused = [r for r in bench.sandbox("requests") if r["status"] == 429]
-        with create_engine(POSTGRES_URL).begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     failed = [run.output[-2000:] for run in runs if run.returncode != 0]
     figures = {
         "orders": args.orders, "sync_processes": 2, "event_records": event_records,

@@ -16,7 +16,7 @@ from typing import Any
 
 from ct_ometria.config import load_mapping_config
 from ct_ometria.errors import ConfigError, CtOmetriaError, UpstreamError, UpstreamUnavailable
-from ct_ometria.settings import commercetools_from_env, http_timeout, mapping_config_path, ometria_from_env
+from ct_ometria.settings import commercetools_from_env, database_url, http_timeout, mapping_config_path, ometria_from_env
 
 EXTRACTED = ("read", "valid", "invalid", "commercetools_requests", "commercetools_retries")
 MAPPED = ("mapped", "invalid")
@@ -127,8 +127,32 @@ def open_instance():  # noqa: ANN201
     except Exception as error:  # dagster-postgres wraps the driver's errors in its own exception types
         if type(error).__name__ not in ("DagsterPostgresException", "OperationalError"):
             raise
+        if "database is locked" in str(error):  # SQLite's own words; they carry no URL
+            raise CtOmetriaError(f"the Dagster instance's SQLite storage (DAGSTER_HOME={os.environ.get('DAGSTER_HOME')}) is "
+                                 "locked by another process: SQLite takes one writer at a time; run syncs side by side "
+                                 "on the PostgreSQL instance (deploy/dagster.postgres.yaml)") from None  # fmt: skip
         raise CtOmetriaError(f"the Dagster instance's storage (DAGSTER_HOME={os.environ.get('DAGSTER_HOME')}) could not be "
                              f"reached: {type(error).__name__}; check its database and dagster.yaml") from None
+
+
+def check_workers_storage(workers: int) -> None:
+    """Several runs at once need PostgreSQL for both the Dagster instance and the ledger: SQLite takes
+    one writer at a time, and runs started together on it fail at random ("database is locked")."""
+    if workers <= 1:
+        return
+    if database_url().startswith("sqlite"):
+        raise ConfigError(f"--workers {workers} needs the ledger on PostgreSQL: CT_OMETRIA_DATABASE_URL is SQLite "
+                          "(unset, or an sqlite:// URL), which takes one writer at a time")  # fmt: skip
+    ensure_dagster_home()
+    instance = open_instance()
+    try:
+        storages = (instance.run_storage, instance.event_log_storage)
+        if any("sqlite" in type(storage).__name__.lower() for storage in storages):
+            raise ConfigError(f"--workers {workers} needs the Dagster instance on PostgreSQL: DAGSTER_HOME="
+                              f"{os.environ.get('DAGSTER_HOME')} keeps its runs in SQLite, which takes one writer at a "
+                              "time (use deploy/dagster.postgres.yaml as its dagster.yaml)")  # fmt: skip
+    finally:
+        instance.dispose()
 
 
 def check_range(start: dt.date, end: dt.date) -> None:
@@ -295,6 +319,7 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     check_settings()  # once, before counting or any run: a missing variable is named first
+    check_workers_storage(workers)
     parts = None
     if days_per_run is None:
         sync = load_mapping_config(mapping_config_path()).sync

@@ -231,6 +231,50 @@ def test_a_range_is_cut_into_runs_by_its_documents(emulator, sandbox, cli_env, t
     assert "2 workers start out of step: 1 part(s) cut in two, the rest of each synced last (3 runs)" in done.stderr
 
 
+def test_workers_are_refused_on_sqlite_storage_before_any_run(sandbox, cli_env, tmp_path):
+    # SQLite takes one writer at a time: runs started together on it fail at random. Refused up front,
+    # naming what to change, for the ledger and for the Dagster instance.
+    sqlite_ledger = {**cli_env, "CT_OMETRIA_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    done = ct_ometria(sqlite_ledger, "sync", "--start", "2024-05-01", "--end", "2024-05-04", "--workers", "2")
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "--workers 2 needs the ledger on PostgreSQL: CT_OMETRIA_DATABASE_URL is SQLite" in done.stderr
+    home = tmp_path / "sqlite_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    done = ct_ometria({**cli_env, "DAGSTER_HOME": str(home)}, "sync", "--start", "2024-05-01", "--end", "2024-05-04",
+                      "--workers", "3")  # fmt: skip
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"--workers 3 needs the Dagster instance on PostgreSQL: DAGSTER_HOME={home} keeps its runs in SQLite" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert sandbox.get("stats")["requests"] == 0
+    # One worker on SQLite is the first-run default and goes on as before.
+    done = ct_ometria({**sqlite_ledger, "DAGSTER_HOME": str(home)}, "sync", "--start", "2024-05-01", "--end", "2024-05-01",
+                      "--workers", "1")  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_a_locked_sqlite_instance_is_named_as_such(tmp_path, monkeypatch):
+    # Another process holding SQLite's write lock while this one creates the instance's tables.
+    import sqlite3
+
+    from ct_ometria.cli.sync import open_instance
+    from ct_ometria.errors import CtOmetriaError
+
+    home = tmp_path / "home"
+    (home / "history").mkdir(parents=True)
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    holder = sqlite3.connect(home / "history" / "runs.db", timeout=0)
+    holder.execute("CREATE TABLE held (x INTEGER)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(CtOmetriaError, match="SQLite storage .* is locked by another process"):
+            open_instance()
+    finally:
+        holder.rollback()
+        holder.close()
+
+
 def test_an_unreachable_dagster_instance_is_a_clear_error_without_its_password(cli_env):
     env = {**cli_env, "CT_OMETRIA_DAGSTER_PG_URL": "postgresql://postgres:Instance-Pw-4417@127.0.0.1:1/test"}
     done = ct_ometria(env, "sync", "--start", "2024-05-01", "--end", "2024-05-01")
