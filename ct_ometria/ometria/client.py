@@ -254,7 +254,8 @@ class OmetriaClient:
             nonlocal attempts
             self.pacer.acquire()
             attempts += 1
-            response = self._http.post("/push", content=payload)
+            self.pacer.hold()
+            response = self._http.post("/push", content=payload, extensions={"trace": _departure(self.pacer)})
             # A full queue answers 429 too: let its header slow the sender before the retry.
             self.pacer.observe_queue(_int_header(response, "X-QueueSize-Remaining"))
             raise_for_transient(response, "Ometria push", TRANSIENT_STATUSES)
@@ -332,6 +333,21 @@ class OmetriaClient:
         response = self._http.get("/push/_errors")
         raise_for_transient(response, "Ometria push errors", TRANSIENT_STATUSES)
         return response
+
+
+# httpcore's trace event for the moment a request's first bytes are written (HTTP/1.1, as httpx speaks to Ometria).
+_WRITING = "http11.send_request_headers.started"
+
+
+def _departure(pacer: Pacer) -> Callable[[str, dict[str, Any]], None]:
+    """An httpx trace callback that tells ``pacer`` when the request really leaves: after a new
+    connection is made, not when ``post`` was called."""
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event == _WRITING:
+            pacer.sent()
+
+    return trace
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:

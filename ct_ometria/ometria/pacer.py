@@ -5,12 +5,20 @@ limit: Ometria counts requests in a window on its side, and a burst that fits ou
 straddle its window once network latency shifts the arrivals. A small safety margin absorbs
 jitter. ``X-QueueSize-Remaining`` below the low-water mark stretches the spacing, so the sender
 slows down before Ometria's asynchronous queue (50,000 records) fills and it starts answering 429.
+
+The spacing is kept from the moment a request is let go; ``hold`` and ``sent`` keep the account's
+count from the moment it really leaves. A request can leave later than its slot (its thread waited
+for the interpreter, the process for the CPU) and arrive beside the next one on time: eight slots
+apart but less than a second, nine in Ometria's second. ``hold`` keeps any ``floor(rate) + 1``
+requests this process sent at least ``floor(rate)`` spacings apart by their real departures.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -34,6 +42,10 @@ class Pacer:
         if rate_per_second <= 0:
             raise ValueError(f"rate must be positive, got {rate_per_second}")
         self.interval = (1.0 + SAFETY_MARGIN) / rate_per_second
+        # The real departures of the last floor(rate) requests, and the least time the next one and
+        # the oldest of them may be apart: 1.03 s at 8 per second.
+        self._departures: deque[float] = deque(maxlen=max(1, math.floor(rate_per_second)))
+        self.window = self._departures.maxlen * self.interval
         self._clock = clock
         self._sleep = sleep
         self._next = 0.0
@@ -68,6 +80,25 @@ class Pacer:
             before = self._clock()
             self.shared.acquire()
             self.waited += self._clock() - before
+
+    def hold(self) -> None:
+        """Block until the request about to leave would be at most the ``floor(rate)``-th in any
+        ``window`` of this process's real departures (``sent``). Called right before the request is
+        written, after ``acquire``; it waits only when an earlier request left late."""
+        while True:
+            with self._lock:
+                if len(self._departures) < self._departures.maxlen:
+                    return
+                wait = self._departures[0] + self.window - self._clock()
+                if wait <= 0:
+                    return
+            self.waited += wait
+            self._sleep(wait)
+
+    def sent(self) -> None:
+        """Record that a request is leaving now (its first byte is being written)."""
+        with self._lock:
+            self._departures.append(self._clock())
 
     def observe_queue(self, remaining: int | None) -> None:
         """Slow down as Ometria's queue fills: 1x above the low-water mark, up to 10x near empty."""

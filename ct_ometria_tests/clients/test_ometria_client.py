@@ -172,6 +172,58 @@ def test_pacer_spaces_requests_from_when_they_really_start():
     assert min(gaps) >= 1.03 / 8 - 1e-9
 
 
+def test_pacer_holds_a_request_whose_eighth_predecessor_left_late():
+    # Slots every 1.03/8 s; the first request really leaves 0.3 s after its slot, the others on time.
+    # The ninth would arrive 0.95 s after the first: nine in Ometria's second. It is held until 1.03 s
+    # after the first really left; the tenth and later need no hold.
+    now = [0.0]
+    pacer = Pacer(8, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    departures = []
+    for i in range(12):
+        pacer.acquire()
+        if i == 0:
+            now[0] += 0.3
+        pacer.hold()
+        pacer.sent()
+        departures.append(now[0])
+    assert departures[8] == pytest.approx(departures[0] + 8 * 1.03 / 8)
+    # Any nine consecutive departures span at least the window.
+    assert min(b - a for a, b in zip(departures, departures[8:], strict=False)) >= 1.03 - 1e-9
+    # On time, hold never waits.
+    on_time = Pacer(8, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    before = now[0]
+    for _ in range(17):
+        on_time.acquire()
+        on_time.hold()
+        on_time.sent()
+    assert now[0] - before == pytest.approx(16 * 1.03 / 8)
+
+
+class _FirstLeavesLate(httpx.HTTPTransport):
+    """The first request leaves 0.3 s after its slot (its thread waited for the CPU): the one moment no
+    server can produce on demand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self.requests == 1:
+            time.sleep(0.3)
+        return super().handle_request(request)
+
+
+def test_a_request_that_left_late_does_not_put_nine_into_the_sandboxs_second(sandbox):
+    with client_for(sandbox.base_url, sandbox.api_key, transport=_FirstLeavesLate()) as client:
+        for i in range(12):
+            client.push_batch([contact(i)])
+        assert client.throttled == 0
+    log = sandbox.requests()
+    assert len(log) == 12 and {entry["status"] for entry in log} == {202}
+    assert sandbox.get("stats")["throttled"] == 0
+
+
 def test_pacer_defer_holds_requests_back():
     now = [10.0]
     pacer = Pacer(8, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
