@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    CEILING, add_margin_option, apply_margin, idle_spans, peak_window, pushes, received, report, servers, timed_sync,
+    CEILING, add_margin_option, apply_margin, before_refusals, idle_spans, peak_window, pushes, received, report, servers, timed_sync,
 )
 from bench.store import Store  # noqa: E402
 
@@ -60,6 +60,7 @@ def main() -> int:
             return 1
         stats = bench.sandbox("stats")
         requests = pushes(bench)
+        refusals = before_refusals(bench) if stats["throttled"] else []
         servers_cpu = bench.server_cpu_seconds()
     records = sum(r["record_count"] for r in requests)
     stamps = received(requests)
@@ -81,7 +82,7 @@ def main() -> int:
         "idle_seconds": round(sum(length for _, length in idle), 1), "idle_spans": len(idle),
         "idle_before_first_push": idle[0][1] if idle and idle[0][0] == 0 else 0.0,
         "idle_longest": sorted(idle, key=lambda span: -span[1])[:8],
-        "throttled_429": stats["throttled"], "peak_pushes_in_1s": peak_window(requests),
+        "throttled_429": stats["throttled"], "peak_pushes_in_1s": peak_window(requests), "before_429s": refusals,
         "peak_rss_mb": round(run.peak_rss_mb, 1), "stored": stats["records"],
         # On a machine this small the servers share the sync's cores: where the CPU went.
         "cpu_seconds": {"sync": run.cpu_seconds, **servers_cpu}, "cores": os.cpu_count(),

@@ -239,6 +239,22 @@ def idle_spans(requests: list[dict[str, Any]], began: float, ended: float, longe
     return [(round(a - began, 1), round(b - a, 1)) for a, b in itertools.pairwise(edges) if b - a > longer_than]
 
 
+def before_refusals(bench: Bench, limit: int = 3, before: int = 9) -> list[list[tuple[float, int, str, int]]]:
+    """For each of the first ``limit`` 429 answers, the ``before`` requests the sandbox received before
+    it and the refused one: (seconds after the first of them, status, type, records). Shows whether
+    the ninth came from a late request or a bunch."""
+    log = bench.sandbox("requests")
+    stamps = [dt.datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")).timestamp() for r in log]
+    order = sorted(range(len(log)), key=stamps.__getitem__)
+    found = []
+    for position, i in enumerate(order):
+        if log[i]["status"] == 429 and len(found) < limit:
+            window = order[max(0, position - before): position + 1]
+            found.append([(round(stamps[j] - stamps[window[0]], 3), log[j]["status"], log[j]["type"], log[j]["record_count"])
+                          for j in window])  # fmt: skip
+    return found
+
+
 def peak_window(requests: list[dict[str, Any]], seconds: float = 1.0) -> int:
     """The most pushes the sandbox received in any window of ``seconds``."""
     stamps = received(requests)

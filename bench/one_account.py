@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import subprocess
 import sys
 import textwrap
@@ -21,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    ROOT, add_margin_option, apply_margin, peak_window, pushes, report, servers, timed_sync,
+    ROOT, add_margin_option, apply_margin, before_refusals, peak_window, pushes, report, servers, timed_sync,
 )
 from bench.store import Store  # noqa: E402
 
@@ -72,22 +71,18 @@ def main() -> int:
         stats = bench.sandbox("stats")
         requests = pushes(bench)
         refused = [r for r in bench.sandbox("requests") if r["status"] == 429]
+        refusals = before_refusals(bench) if refused else []
     failed = [run.output[-2000:] for run in runs if run.returncode != 0]
     figures = {
         "orders": args.orders, "sync_processes": 2, "event_records": event_records,
         "push_rate_margin": margin,
         "push_requests": len(requests), "records": sum(r["record_count"] for r in requests),
-        "throttled_429": stats["throttled"], "push_429": len(refused), "peak_pushes_in_1s": peak_window(requests),
+        "throttled_429": stats["throttled"], "push_429": len(refused), "peak_pushes_in_1s": peak_window(requests), "before_429s": refusals,
         "wall_seconds": round(max(run.seconds for run in runs), 1), "failed_runs": len(failed),
     }  # fmt: skip
     report(figures, args.json)
     for output in failed:
         print(output)
-    if os.environ.get("BENCH_DEBUG"):
-        log = sorted(requests + refused, key=lambda r: r["received_at"])
-        for r in refused[:3]:
-            i = log.index(r)
-            print([(x["received_at"][17:], x["status"], x["type"], x["record_count"]) for x in log[max(0, i - 10): i + 1]])
     return 0 if not failed and stats["throttled"] == 0 else 1
 
 
