@@ -319,7 +319,6 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     check_settings()  # once, before counting or any run: a missing variable is named first
-    check_workers_storage(workers)
     parts = None
     if days_per_run is None:
         sync = load_mapping_config(mapping_config_path()).sync
@@ -331,6 +330,7 @@ def sync_command(start: dt.date, end: dt.date, dry_run: bool = False, days_per_r
         parts = chunks(start, end, days_per_run)
     if len(parts) == 1:
         return _sync_one(start, end, dry_run)
+    check_workers_storage(workers)  # before any run, once there is more than one to run at once
     runs = staggered(parts, workers)
     if len(runs) > len(parts):
         print(f"{workers} workers start out of step: {len(runs) - len(parts)} part(s) cut in two, "

@@ -254,8 +254,8 @@ class OmetriaClient:
             nonlocal attempts
             self.pacer.acquire()
             attempts += 1
-            self.pacer.hold()
-            response = self._http.post("/push", content=payload, extensions={"trace": _departure(self.pacer)})
+            with self.pacer.leaving() as sent:
+                response = self._http.post("/push", content=payload, extensions={"trace": _departure(sent)})
             # A full queue answers 429 too: let its header slow the sender before the retry.
             self.pacer.observe_queue(_int_header(response, "X-QueueSize-Remaining"))
             raise_for_transient(response, "Ometria push", TRANSIENT_STATUSES)
@@ -339,13 +339,13 @@ class OmetriaClient:
 _WRITING = "http11.send_request_headers.started"
 
 
-def _departure(pacer: Pacer) -> Callable[[str, dict[str, Any]], None]:
-    """An httpx trace callback that tells ``pacer`` when the request really leaves: after a new
+def _departure(sent: Callable[[], None]) -> Callable[[str, dict[str, Any]], None]:
+    """An httpx trace callback that calls ``sent`` when the request really leaves: after a new
     connection is made, not when ``post`` was called."""
 
     def trace(event: str, info: dict[str, Any]) -> None:
         if event == _WRITING:
-            pacer.sent()
+            sent()
 
     return trace
 

@@ -6,11 +6,11 @@ straddle its window once network latency shifts the arrivals. A small safety mar
 jitter. ``X-QueueSize-Remaining`` below the low-water mark stretches the spacing, so the sender
 slows down before Ometria's asynchronous queue (50,000 records) fills and it starts answering 429.
 
-The spacing is kept from the moment a request is let go; ``hold`` and ``sent`` keep the account's
-count from the moment it really leaves. A request can leave later than its slot (its thread waited
+The spacing is kept from the moment a request is let go; ``leaving`` keeps the account's count
+from the moment it really leaves. A request can leave later than its slot (its thread waited
 for the interpreter, the process for the CPU) and arrive beside the next one on time: eight slots
-apart but less than a second, nine in Ometria's second. ``hold`` keeps any ``floor(rate) + 1``
-requests this process sent at least ``floor(rate)`` spacings apart by their real departures.
+apart but less than a second, nine in Ometria's second. ``leaving`` keeps any ``floor(rate) + 1``
+requests this process sends at least ``floor(rate)`` spacings apart by their real departures.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 QUEUE_LOW_WATER = 10_000
@@ -46,6 +47,7 @@ class Pacer:
         # the oldest of them may be apart: 1.03 s at 8 per second.
         self._departures: deque[float] = deque(maxlen=max(1, math.floor(rate_per_second)))
         self.window = self._departures.maxlen * self.interval
+        self._leaving = 0  # requests let through by ``leaving`` whose first byte is not written yet
         self._clock = clock
         self._sleep = sleep
         self._next = 0.0
@@ -81,24 +83,51 @@ class Pacer:
             self.shared.acquire()
             self.waited += self._clock() - before
 
-    def hold(self) -> None:
-        """Block until the request about to leave would be at most the ``floor(rate)``-th in any
-        ``window`` of this process's real departures (``sent``). Called right before the request is
-        written, after ``acquire``; it waits only when an earlier request left late."""
+    @contextmanager
+    def leaving(self) -> Iterator[Callable[[], None]]:
+        """Hold the request about to leave until it would be at most the ``floor(rate)``-th in any
+        ``window`` of this process's real departures, then give the caller the function to call
+        when its first byte is really written. Used right before sending, after ``acquire``; it
+        waits only when an earlier request left late.
+
+        A request let through but not yet written counts as leaving now, so two threads let through
+        together are never both checked against the same oldest departure; one that never leaves (its
+        connection failed) gives its place back. Only its first call counts (a proxy's tunnel writes
+        twice)."""
+        waited = False
         while True:
             with self._lock:
-                if len(self._departures) < self._departures.maxlen:
-                    return
-                wait = self._departures[0] + self.window - self._clock()
+                now = self._clock()
+                # The departures the next request is counted with: those recorded, and the requests let
+                # through that have not left yet, as leaving now.
+                recent = [*self._departures, *[now] * self._leaving][-self._departures.maxlen:]
+                wait = recent[0] + self.window - now if len(recent) == self._departures.maxlen else 0.0
                 if wait <= 0:
-                    return
+                    self._leaving += 1
+                    if waited:
+                        # The next request keeps its spacing from this one, not from this one's slot.
+                        self._next = max(self._next, now + self.interval * self._slowdown)
+                    break
+            waited = True
             self.waited += wait
             self._sleep(wait)
+        departed = False
 
-    def sent(self) -> None:
-        """Record that a request is leaving now (its first byte is being written)."""
-        with self._lock:
-            self._departures.append(self._clock())
+        def sent() -> None:
+            nonlocal departed
+            with self._lock:
+                if not departed:
+                    departed = True
+                    self._leaving -= 1
+                    self._departures.append(self._clock())
+
+        try:
+            yield sent
+        finally:
+            with self._lock:
+                if not departed:
+                    departed = True
+                    self._leaving -= 1
 
     def observe_queue(self, remaining: int | None) -> None:
         """Slow down as Ometria's queue fills: 1x above the low-water mark, up to 10x near empty."""

@@ -54,7 +54,9 @@ def test_1250_records_at_the_default_rate_draw_no_429(sandbox):
     started = time.monotonic()
     with client_for(sandbox.base_url, sandbox.api_key) as client:
         report = client.push(contact(i) for i in range(1250))
-        assert client.throttled == 0 and client.retries == 0
+        # On failure, when each request arrived: a late client or a late stamp on the sandbox's side.
+        arrivals = [(entry["received_at"][17:], entry["status"]) for entry in sandbox.requests()]
+        assert client.throttled == 0 and client.retries == 0, arrivals
     elapsed = time.monotonic() - started
     log = sandbox.requests()
     assert len(log) == 13 and {entry["status"] for entry in log} == {202}
@@ -172,31 +174,67 @@ def test_pacer_spaces_requests_from_when_they_really_start():
     assert min(gaps) >= 1.03 / 8 - 1e-9
 
 
-def test_pacer_holds_a_request_whose_eighth_predecessor_left_late():
-    # Slots every 1.03/8 s; the first request really leaves 0.3 s after its slot, the others on time.
-    # The ninth would arrive 0.95 s after the first: nine in Ometria's second. It is held until 1.03 s
-    # after the first really left; the tenth and later need no hold.
+def _fake_time() -> tuple[list[float], dict]:
     now = [0.0]
-    pacer = Pacer(8, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    return now, {"clock": lambda: now[0], "sleep": lambda s: now.__setitem__(0, now[0] + s)}
+
+
+def test_pacer_holds_a_request_whose_eighth_predecessor_left_late():
+    # The first request really leaves 0.3 s after its slot; the pacer spaces the next ones from when
+    # they are let go, so without the hold the ninth would leave 0.9 s after the first: nine in
+    # Ometria's second. It is held until 1.03 s after the first really left, and the tenth keeps a
+    # whole spacing after the ninth (no burst behind a held request).
+    now, fake = _fake_time()
+    pacer = Pacer(8, **fake)
     departures = []
     for i in range(12):
         pacer.acquire()
         if i == 0:
             now[0] += 0.3
-        pacer.hold()
-        pacer.sent()
+        with pacer.leaving() as sent:
+            sent()
         departures.append(now[0])
     assert departures[8] == pytest.approx(departures[0] + 8 * 1.03 / 8)
+    assert departures[9] - departures[8] == pytest.approx(1.03 / 8)
     # Any nine consecutive departures span at least the window.
     assert min(b - a for a, b in zip(departures, departures[8:], strict=False)) >= 1.03 - 1e-9
-    # On time, hold never waits.
-    on_time = Pacer(8, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    before = now[0]
+    # On time, the hold never waits.
+    now, fake = _fake_time()
+    on_time = Pacer(8, **fake)
     for _ in range(17):
         on_time.acquire()
-        on_time.hold()
-        on_time.sent()
-    assert now[0] - before == pytest.approx(16 * 1.03 / 8)
+        with on_time.leaving() as sent:
+            sent()
+    assert now[0] == pytest.approx(16 * 1.03 / 8)
+
+
+def test_two_requests_let_through_together_are_not_checked_against_the_same_departure():
+    # Eight departures 0.1 s apart (a burst the pacer would not make, as if another thread's requests
+    # had left late), then two requests let through before either is written, as the push client's
+    # two threads can be: the second counts the first as leaving, so it waits for the second-oldest.
+    now, fake = _fake_time()
+    pacer = Pacer(8, **fake)
+    departures = []
+    for _ in range(8):
+        with pacer.leaving() as sent:
+            sent()
+        departures.append(now[0])
+        now[0] += 0.1
+    with pacer.leaving() as first:
+        with pacer.leaving() as second:
+            first()
+            departures.append(now[0])
+            second()
+            departures.append(now[0])
+    assert min(b - a for a, b in zip(departures, departures[8:], strict=False)) >= 1.03 - 1e-9
+    # A request that never left (its connection failed) gives its place back, and only a request's
+    # first write counts.
+    with pacer.leaving():
+        pass
+    with pacer.leaving() as sent:
+        sent()
+        sent()
+    assert pacer._leaving == 0 and len(pacer._departures) == 8
 
 
 class _FirstLeavesLate(httpx.HTTPTransport):

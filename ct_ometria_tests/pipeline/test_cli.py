@@ -235,22 +235,24 @@ def test_workers_are_refused_on_sqlite_storage_before_any_run(sandbox, cli_env, 
     # SQLite takes one writer at a time: runs started together on it fail at random. Refused up front,
     # naming what to change, for the ledger and for the Dagster instance.
     sqlite_ledger = {**cli_env, "CT_OMETRIA_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
-    done = ct_ometria(sqlite_ledger, "sync", "--start", "2024-05-01", "--end", "2024-05-04", "--workers", "2")
+    done = ct_ometria(sqlite_ledger, "sync", "--start", "2024-05-01", "--end", "2024-05-04", "--days-per-run", "1",
+                      "--workers", "2")  # fmt: skip
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
     assert "--workers 2 needs the ledger on PostgreSQL: CT_OMETRIA_DATABASE_URL is SQLite" in done.stderr
     home = tmp_path / "sqlite_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     done = ct_ometria({**cli_env, "DAGSTER_HOME": str(home)}, "sync", "--start", "2024-05-01", "--end", "2024-05-04",
-                      "--workers", "3")  # fmt: skip
+                      "--days-per-run", "1", "--workers", "3")  # fmt: skip
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"--workers 3 needs the Dagster instance on PostgreSQL: DAGSTER_HOME={home} keeps its runs in SQLite" in done.stderr
     assert "Traceback" not in done.stderr
     assert sandbox.get("stats")["requests"] == 0
-    # One worker on SQLite is the first-run default and goes on as before.
-    done = ct_ometria({**sqlite_ledger, "DAGSTER_HOME": str(home)}, "sync", "--start", "2024-05-01", "--end", "2024-05-01",
-                      "--workers", "1")  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # One worker on SQLite is the first-run default and goes on as before; so does a range of one run.
+    for workers in ("1", "2"):
+        done = ct_ometria({**sqlite_ledger, "DAGSTER_HOME": str(home)}, "sync", "--start", "2024-05-01", "--end",
+                          "2024-05-01", "--workers", workers)  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def test_a_locked_sqlite_instance_is_named_as_such(tmp_path, monkeypatch):

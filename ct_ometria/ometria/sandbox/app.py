@@ -61,6 +61,8 @@ def _queue_headers(account: Account) -> dict[str, str]:
 
 
 async def push(request: Request) -> Response:
+    # When the request arrived, before its latency and its body: what the rate limit counts.
+    arrived = utc_now()
     auth = authenticate(request)
     if not isinstance(auth, Account):
         return auth
@@ -70,7 +72,7 @@ async def push(request: Request) -> Response:
     def refuse(
         status: int, detail: str, records: Any = None, *, retry_after: str | None = None, **ext: Any
     ) -> Response:
-        account.log_request(request_id, status, records if isinstance(records, list) else None)
+        account.log_request(request_id, status, records if isinstance(records, list) else None, received_at=arrived)
         headers = _queue_headers(account)
         if retry_after is not None:
             headers["Retry-After"] = retry_after
@@ -105,7 +107,7 @@ async def push(request: Request) -> Response:
         if len(account.queue) + len(payload) > config.queue_capacity:
             return refuse(429, "push queue is full; retry later", payload, retry_after="1")
         rejected = account.enqueue(payload, request_id)
-    account.log_request(request_id, config.success_status, payload, rejected)
+    account.log_request(request_id, config.success_status, payload, rejected, received_at=arrived)
     body = {"status": "OK", "request_id": request_id, "accepted": len(payload) - rejected, "rejected": rejected}
     headers = _queue_headers(account)
     background = BackgroundTask(account.process) if config.process_mode == "immediate" else None

@@ -236,7 +236,8 @@ class Account:
         with self.lock:
             return list(reversed(self.errors))[:limit]
 
-    def log_request(self, request_id: str, status: int, records: list[Any] | None, rejected: int = 0) -> None:
+    def log_request(self, request_id: str, status: int, records: list[Any] | None, rejected: int = 0,
+                    received_at: str | None = None) -> None:  # fmt: skip
         types = {r.get("@type") for r in records or [] if isinstance(r, dict)}
         with self.lock:
             if status == 429:
@@ -248,7 +249,7 @@ class Account:
                     "record_count": len(records) if records is not None else 0,
                     "record_ids": [r.get("id") for r in records or [] if isinstance(r, dict)],
                     "type": types.pop() if len(types) == 1 else ("mixed" if types else None),
-                    "received_at": utc_now(),
+                    "received_at": received_at or utc_now(),
                     "rejected": rejected,
                 }
             )
