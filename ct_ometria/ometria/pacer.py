@@ -94,7 +94,7 @@ class Pacer:
         together are never both checked against the same oldest departure; one that never leaves (its
         connection failed) gives its place back. Only its first call counts (a proxy's tunnel writes
         twice)."""
-        waited = False
+        held = 0.0
         while True:
             with self._lock:
                 now = self._clock()
@@ -104,11 +104,11 @@ class Pacer:
                 wait = recent[0] + self.window - now if len(recent) == self._departures.maxlen else 0.0
                 if wait <= 0:
                     self._leaving += 1
-                    if waited:
-                        # The next request keeps its spacing from this one, not from this one's slot.
-                        self._next = max(self._next, now + self.interval * self._slowdown)
+                    # The next slot moves by as much as this request was held, so the next request keeps
+                    # its spacing from this one (no burst behind a long hold, no loss for a short one).
+                    self._next += held
                     break
-            waited = True
+            held += wait
             self.waited += wait
             self._sleep(wait)
         departed = False
