@@ -60,7 +60,7 @@ def main() -> int:
             return 1
         stats = bench.sandbox("stats")
         requests = pushes(bench)
-        refusals = before_refusals(bench) if stats["throttled"] else []
+        refusals = before_refusals(bench.sandbox("requests")) if stats["throttled"] else []
         servers_cpu = bench.server_cpu_seconds()
     records = sum(r["record_count"] for r in requests)
     stamps = received(requests)

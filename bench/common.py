@@ -226,9 +226,14 @@ def pushes(bench: Bench) -> list[dict[str, Any]]:
     return [r for r in bench.sandbox("requests") if r["status"] == 202]
 
 
+def _arrival(request: dict[str, Any]) -> float:
+    """When the sandbox received ``request`` (its ``received_at``), in POSIX seconds."""
+    return dt.datetime.fromisoformat(request["received_at"].replace("Z", "+00:00")).timestamp()
+
+
 def received(requests: list[dict[str, Any]]) -> list[float]:
-    """When the sandbox received each request (its ``received_at``), as sorted POSIX seconds."""
-    return sorted(dt.datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")).timestamp() for r in requests)
+    """When the sandbox received each request, as sorted POSIX seconds."""
+    return sorted(_arrival(r) for r in requests)
 
 
 def idle_spans(requests: list[dict[str, Any]], began: float, ended: float, longer_than: float = 1.0) -> list[tuple[float, float]]:
@@ -239,12 +244,11 @@ def idle_spans(requests: list[dict[str, Any]], began: float, ended: float, longe
     return [(round(a - began, 1), round(b - a, 1)) for a, b in itertools.pairwise(edges) if b - a > longer_than]
 
 
-def before_refusals(bench: Bench, limit: int = 3, before: int = 9) -> list[list[tuple[float, int, str, int]]]:
-    """For each of the first ``limit`` 429 answers, the ``before`` requests the sandbox received before
-    it and the refused one: (seconds after the first of them, status, type, records). Shows whether
-    the ninth came from a late request or a bunch."""
-    log = bench.sandbox("requests")
-    stamps = [dt.datetime.fromisoformat(r["received_at"].replace("Z", "+00:00")).timestamp() for r in log]
+def before_refusals(log: list[dict[str, Any]], limit: int = 3, before: int = 9) -> list[list[tuple[float, int, str, int]]]:
+    """For each of the first ``limit`` 429 answers in the sandbox's request ``log``, the ``before``
+    requests it received before it and the refused one: (seconds after the first of them, status,
+    type, records). Shows whether the ninth came from a late request or a bunch."""
+    stamps = [_arrival(r) for r in log]
     order = sorted(range(len(log)), key=stamps.__getitem__)
     found = []
     for position, i in enumerate(order):

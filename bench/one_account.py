@@ -70,8 +70,9 @@ def main() -> int:
         event_records = int(events.communicate(timeout=60)[0].strip() or 0)
         stats = bench.sandbox("stats")
         requests = pushes(bench)
-        refused = [r for r in bench.sandbox("requests") if r["status"] == 429]
-        refusals = before_refusals(bench) if refused else []
+        log = bench.sandbox("requests")
+        refused = [r for r in log if r["status"] == 429]
+        refusals = before_refusals(log) if refused else []
     failed = [run.output[-2000:] for run in runs if run.returncode != 0]
     figures = {
         "orders": args.orders, "sync_processes": 2, "event_records": event_records,

@@ -113,21 +113,19 @@ class Pacer:
             self._sleep(wait)
         departed = False
 
-        def sent() -> None:
+        def settle(left: bool) -> None:
             nonlocal departed
             with self._lock:
                 if not departed:
                     departed = True
                     self._leaving -= 1
-                    self._departures.append(self._clock())
+                    if left:
+                        self._departures.append(self._clock())
 
         try:
-            yield sent
+            yield lambda: settle(left=True)
         finally:
-            with self._lock:
-                if not departed:
-                    departed = True
-                    self._leaving -= 1
+            settle(left=False)
 
     def observe_queue(self, remaining: int | None) -> None:
         """Slow down as Ometria's queue fills: 1x above the low-water mark, up to 10x near empty."""
